@@ -1,0 +1,25 @@
+from .roles import Perm
+
+
+def navigation(request):
+    """The navigation for the signed-in actor's role."""
+    actor = getattr(request, "actor", None)
+    if actor is None:
+        return {"nav": []}
+    items = []
+    if actor.can(Perm.CONSOLE):
+        items += [("console-home", "Clients"), ("console-warehouses", "Warehouses")]
+        if actor.can(Perm.AUDIT_VIEW):
+            items.append(("console-audit", "Audit trail"))
+    if actor.can(Perm.PORTAL):
+        items.append(("portal-home", "Overview"))
+        if actor.can(Perm.USER_VIEW):
+            items.append(("portal-users", "Users"))
+        if actor.can(Perm.API_KEY_VIEW):
+            items.append(("portal-api-keys", "API keys"))
+        if actor.can(Perm.AUDIT_VIEW):
+            items.append(("portal-audit", "Audit trail"))
+    items.append(("api-docs", "API"))
+    if actor.can(Perm.ADMIN_SITE):
+        items.append(("admin:index", "Admin"))
+    return {"nav": items, "actor": actor}

@@ -1,0 +1,67 @@
+"""What each role may see and do: one table, read by the API, the pages, the services and the tests.
+
+Visibility (which clients' data a role sees) is the other half and lives in ``Actor.client_scope``:
+operator admins see every client, account managers their assigned clients, warehouse operators the
+clients served at their nodes, client roles their own client only.
+"""
+
+from enum import StrEnum
+
+from .enums import Role
+
+
+class Perm(StrEnum):
+    CONSOLE = "console.use"  # the operator console pages
+    PORTAL = "portal.use"  # the brand portal pages
+    ADMIN_SITE = "admin.use"  # Django admin
+    CLIENT_VIEW = "client.view"
+    CLIENT_CREATE = "client.create"
+    CLIENT_UPDATE = "client.update"  # profile, SLA settings, KPI targets, nodes
+    CLIENT_ASSIGN = "client.assign"  # account managers of a client
+    WAREHOUSE_VIEW = "warehouse.view"
+    WAREHOUSE_MANAGE = "warehouse.manage"
+    USER_VIEW = "user.view"
+    USER_MANAGE = "user.manage"  # the users of the clients the actor sees
+    STAFF_MANAGE = "staff.manage"  # operator staff users
+    API_KEY_VIEW = "api_key.view"
+    API_KEY_MANAGE = "api_key.manage"  # the keys of the clients the actor sees
+    STAFF_KEY_OWN = "api_key.own"  # a staff key of one's own
+    AUDIT_VIEW = "audit.view"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OPERATOR_ADMIN: frozenset(Perm) - {Perm.PORTAL},
+    Role.ACCOUNT_MANAGER: frozenset(
+        {
+            Perm.CONSOLE,
+            Perm.CLIENT_VIEW,
+            Perm.CLIENT_UPDATE,
+            Perm.WAREHOUSE_VIEW,
+            Perm.USER_VIEW,
+            Perm.USER_MANAGE,
+            Perm.API_KEY_VIEW,
+            Perm.STAFF_KEY_OWN,
+            Perm.AUDIT_VIEW,
+        }
+    ),
+    Role.WAREHOUSE_OPERATOR: frozenset(
+        {Perm.CONSOLE, Perm.CLIENT_VIEW, Perm.WAREHOUSE_VIEW, Perm.STAFF_KEY_OWN}
+    ),
+    Role.CLIENT_ADMIN: frozenset(
+        {
+            Perm.PORTAL,
+            Perm.CLIENT_VIEW,
+            Perm.WAREHOUSE_VIEW,
+            Perm.USER_VIEW,
+            Perm.USER_MANAGE,
+            Perm.API_KEY_VIEW,
+            Perm.API_KEY_MANAGE,
+            Perm.AUDIT_VIEW,
+        }
+    ),
+    Role.CLIENT_USER: frozenset({Perm.PORTAL, Perm.CLIENT_VIEW, Perm.WAREHOUSE_VIEW, Perm.USER_VIEW}),
+}
+
+
+def role_can(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS.get(Role(role), frozenset())

@@ -1,0 +1,119 @@
+"""``Idempotency-Key`` on POST: replay, 409 while in flight, 422 for a different body; kept 24 h.
+
+See ``IdempotencyRecord`` for the commit order that makes a crash safe to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from fulfillment.models import IdempotencyRecord
+
+from .errors import APIError
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# A request never runs longer than this (gunicorn's timeout is lower): an older in-flight record
+# belongs to a process that died, and its transaction rolled back, so the key may run again.
+IN_FLIGHT_STALE_AFTER = timedelta(seconds=120)
+
+
+class IdempotentReplay(Exception):
+    def __init__(self, record: IdempotencyRecord):
+        self.response = Response(
+            record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"}
+        )
+
+
+def principal_of(request) -> str:
+    actor = request.actor
+    return f"key:{actor.api_key.pk}" if actor.api_key else f"user:{actor.user.pk}"
+
+
+def fingerprint_of(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0" + request.get_full_path().encode() + b"\0")
+    digest.update(request._request.body)
+    return digest.hexdigest()
+
+
+def begin(request) -> IdempotencyRecord | None:
+    """Claim the key for this request, or raise: a replay, a 409 (in flight) or a 422 (other body)."""
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise APIError(
+            f"{HEADER} must be 1-{MAX_KEY_LENGTH} characters.",
+            code="invalid",
+            fields={HEADER: [f"Must be 1-{MAX_KEY_LENGTH} characters."]},
+        )
+    principal, fingerprint, now = principal_of(request), fingerprint_of(request), timezone.now()
+    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    principal=principal,
+                    key=key,
+                    fingerprint=fingerprint,
+                    method=request.method,
+                    path=request.path[:500],
+                    locked_at=now,
+                )
+        except IntegrityError:
+            record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
+        if record is None:
+            continue  # purged in between: claim it again
+        if record.created_at < now - ttl:
+            IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+            continue
+        if record.fingerprint != fingerprint:
+            raise APIError(
+                f"This {HEADER} was used with a different request; use a new key for a new request.",
+                code="idempotency_key_reused",
+                status_code=422,
+                fields={HEADER: ["Already used with a different request body or path."]},
+            )
+        if record.state == IdempotencyRecord.State.COMPLETED:
+            raise IdempotentReplay(record)
+        if record.locked_at < now - IN_FLIGHT_STALE_AFTER and (
+            IdempotencyRecord.objects.filter(pk=record.pk, locked_at=record.locked_at).update(locked_at=now)
+        ):
+            record.locked_at = now
+            return record
+        raise APIError(
+            f"A request with this {HEADER} is still being processed; retry shortly.",
+            code="idempotency_key_in_flight",
+            status_code=409,
+        )
+    raise APIError(f"Could not claim this {HEADER}; retry.", code="idempotency_key_in_flight", status_code=409)
+
+
+def complete(record: IdempotencyRecord, response: Response) -> None:
+    """Store the response (inside the request's transaction) so a retry replays it."""
+    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyRecord.State.COMPLETED, response_status=response.status_code, response_body=body
+    )
+
+
+def release(record: IdempotencyRecord) -> None:
+    """The request failed on our side: forget the key so the caller can retry it."""
+    IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+
+
+def purge_expired_idempotency_records() -> int:
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
