@@ -40,7 +40,9 @@ class UserAdmin(BaseUserAdmin):
         ("Profile", {"fields": ("full_name", "role", "client", "warehouses", "is_active")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "role", "client", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "role", "client", "password1", "password2")}),
+    )
     readonly_fields = ("last_login", "date_joined")
 
 
@@ -57,7 +59,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(APIKey)
 class APIKeyAdmin(ReadOnlyAdmin):
-    list_display = ("prefix", "name", "client", "staff_user", "scope", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "prefix",
+        "name",
+        "client",
+        "staff_user",
+        "scope",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     list_filter = ("scope", "client")
     search_fields = ("prefix", "name")
     exclude = ("key_hash",)

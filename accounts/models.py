@@ -19,8 +19,64 @@ zip_validator = RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a US ZIP code (12345 
 slug_validator = RegexValidator(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lowercase letters, digits and hyphens.")
 warehouse_code_validator = RegexValidator(r"^[A-Z0-9]{2,12}$", "Use 2-12 uppercase letters or digits.")
 US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
-    "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "VI",
+        "GU",
+        "AS",
+        "MP",
+    ]
 )
 
 
@@ -88,7 +144,10 @@ class Client(models.Model):
     time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
     active = models.BooleanField(default=True)
     account_managers = models.ManyToManyField(
-        "accounts.User", related_name="managed_clients", blank=True, limit_choices_to={"role": "account_manager"}
+        "accounts.User",
+        related_name="managed_clients",
+        blank=True,
+        limit_choices_to={"role": "account_manager"},
     )
     warehouses = models.ManyToManyField(Warehouse, related_name="clients", blank=True)
     # The SLA clock (DOMAIN.md): cutoff in node local time, ship SLA in business days.
@@ -213,7 +272,9 @@ class APIKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
     staff_user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_api_keys"
     )
@@ -229,7 +290,9 @@ class APIKey(models.Model):
     )
 
     objects = ScopedManager(client="client")
-    all_objects = models.Manager()  # authentication and staff-owned keys only (README: tenancy)
+    # Authentication and a staff member's own keys only (README: tenancy). Declared after the
+    # scoped manager so that one stays the default manager.
+    all_objects = models.Manager()  # noqa: DJ012
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -264,7 +327,9 @@ class AuditEvent(models.Model):
 
     client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     actor_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_api_key = models.ForeignKey(APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_api_key = models.ForeignKey(
+        APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200)
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from .actors import Actor
 from .enums import Role
 from .models import APIKey, AuditEvent, Client, User, Warehouse
+from .roles import Perm
 from .services import api_key_hash, split_key
 
 
@@ -68,8 +69,8 @@ def user_get(*, actor: Actor, pk) -> User:
 
 
 def api_key_list(*, actor: Actor) -> QuerySet[APIKey]:
-    """Client keys in the actor's scope, plus a staff member's own keys."""
-    qs = APIKey.objects.all()
+    """Client keys in the actor's scope (for roles that may see them), plus a staff member's own keys."""
+    qs = APIKey.objects.all() if actor.can(Perm.API_KEY_VIEW) else APIKey.objects.none()
     if actor.is_staff and actor.role != Role.OPERATOR_ADMIN and actor.user:
         qs = qs | APIKey.all_objects.filter(staff_user=actor.user)
     return qs.select_related("client", "staff_user", "created_by")

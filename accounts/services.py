@@ -35,8 +35,10 @@ from .roles import Perm
 def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
-    if isinstance(value, list | tuple | set):
+    if isinstance(value, set | frozenset):
         return sorted(_jsonable(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
@@ -170,7 +172,9 @@ def client_update(
     _set_m2m(client.account_managers, account_manager_ids, "account_managers", changes)
     _set_m2m(client.warehouses, warehouse_ids, "warehouses", changes)
     if changes:
-        audit_record(actor=actor, action="client.updated", target=client, client_id=client.pk, changes=changes)
+        audit_record(
+            actor=actor, action="client.updated", target=client, client_id=client.pk, changes=changes
+        )
     return client
 
 
@@ -232,7 +236,9 @@ def warehouse_update(
     warehouse.save()
     _set_closures(warehouse, closures, changes)
     if changes:
-        audit_record(actor=actor, action="warehouse.updated", target=warehouse, client_id=None, changes=changes)
+        audit_record(
+            actor=actor, action="warehouse.updated", target=warehouse, client_id=None, changes=changes
+        )
     return warehouse
 
 
@@ -304,7 +310,11 @@ def user_invite(
     changes: dict = {"email": email, "role": role, "full_name": full_name}
     _set_m2m(user.warehouses, warehouse_ids, "warehouses", changes)
     audit_record(
-        actor=actor, action="user.invited", target=user, client_id=client.pk if client else None, changes=changes
+        actor=actor,
+        action="user.invited",
+        target=user,
+        client_id=client.pk if client else None,
+        changes=changes,
     )
     if send_email:
         transaction.on_commit(lambda: send_invitation(user=user, invited_by=actor))
@@ -339,7 +349,9 @@ def user_update(
     user.save()
     _set_m2m(user.warehouses, warehouse_ids, "warehouses", changes)
     if changes:
-        audit_record(actor=actor, action="user.updated", target=user, client_id=user.client_id, changes=changes)
+        audit_record(
+            actor=actor, action="user.updated", target=user, client_id=user.client_id, changes=changes
+        )
     return user
 
 

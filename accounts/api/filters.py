@@ -37,7 +37,9 @@ class UserFilter(django_filters.FilterSet):
 class APIKeyFilter(django_filters.FilterSet):
     client = django_filters.NumberFilter(field_name="client")
     scope = django_filters.ChoiceFilter(choices=KeyScope.choices)
-    active = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", help_text="Not revoked")
+    active = django_filters.BooleanFilter(
+        field_name="revoked_at", lookup_expr="isnull", help_text="Not revoked"
+    )
 
     class Meta:
         model = APIKey

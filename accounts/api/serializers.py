@@ -30,7 +30,9 @@ class ClientSerializer(serializers.ModelSerializer):
     account_managers = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=User.objects.filter(role=Role.ACCOUNT_MANAGER)
     )
-    warehouses = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Warehouse.objects.all())
+    warehouses = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Warehouse.objects.all()
+    )
     user_count = serializers.IntegerField(read_only=True, help_text="Active users of the client")
     active_key_count = serializers.IntegerField(read_only=True, help_text="API keys not revoked")
     warehouse_count = serializers.IntegerField(read_only=True, help_text="Nodes the client stores at")
@@ -65,7 +67,9 @@ class WarehouseClosureSerializer(serializers.ModelSerializer):
 
 
 class WarehouseSerializer(serializers.ModelSerializer):
-    closures = WarehouseClosureSerializer(many=True, required=False, help_text="Local dates the node is closed")
+    closures = WarehouseClosureSerializer(
+        many=True, required=False, help_text="Local dates the node is closed"
+    )
 
     class Meta:
         model = Warehouse
@@ -97,7 +101,17 @@ class UserSerializer(ActorScopedFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ("id", "email", "full_name", "role", "client", "warehouses", "is_active", "date_joined", "last_login")
+        fields = (
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "client",
+            "warehouses",
+            "is_active",
+            "date_joined",
+            "last_login",
+        )
         read_only_fields = ("is_active", "date_joined", "last_login")
 
     def get_fields(self):

@@ -39,7 +39,9 @@ def _relations(data: dict, **renames: str) -> dict:
         description="Staff see the clients they may (all, assigned, or served at their nodes); "
         "a client's key sees only its own client.",
     ),
-    retrieve=extend_schema(summary="Get a client", description="One client with its SLA settings and KPI targets."),
+    retrieve=extend_schema(
+        summary="Get a client", description="One client with its SLA settings and KPI targets."
+    ),
     create=extend_schema(
         summary="Create a client", description="Operator admins only. SLA settings default to DOMAIN.md's."
     ),
@@ -73,12 +75,16 @@ class ClientViewSet(
         return selectors.client_list(actor=self.actor)
 
     def perform_create(self, serializer):
-        data = _relations(serializer.validated_data, account_managers="account_manager_ids", warehouses="warehouse_ids")
+        data = _relations(
+            serializer.validated_data, account_managers="account_manager_ids", warehouses="warehouse_ids"
+        )
         client = services.client_create(actor=self.actor, **data)
         serializer.instance = selectors.client_get(actor=self.actor, pk=client.pk)
 
     def perform_update(self, serializer):
-        data = _relations(serializer.validated_data, account_managers="account_manager_ids", warehouses="warehouse_ids")
+        data = _relations(
+            serializer.validated_data, account_managers="account_manager_ids", warehouses="warehouse_ids"
+        )
         client = services.client_update(actor=self.actor, client=serializer.instance, **data)
         serializer.instance = selectors.client_get(actor=self.actor, pk=client.pk)
 
@@ -86,7 +92,8 @@ class ClientViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="List warehouses (nodes)",
-        description="Staff see every node (warehouse operators: their own); a client sees the nodes it stores at.",
+        description="Staff see every node (warehouse operators: their own); "
+        "a client sees the nodes it stores at.",
     ),
     retrieve=extend_schema(summary="Get a warehouse", description="One node with its closure dates."),
     create=extend_schema(summary="Create a warehouse", description="Operator admins only."),
@@ -142,12 +149,15 @@ class WarehouseViewSet(
         "their client's users (`client` is implied); operator admins also invite staff.",
     ),
     partial_update=extend_schema(
-        summary="Update a user", description="Name, role (within the client or within the operator) and nodes."
+        summary="Update a user",
+        description="Name, role (within the client or within the operator) and nodes.",
     ),
     deactivate=extend_schema(
         summary="Deactivate a user", description="The user can no longer sign in; their keys stop working."
     ),
-    reactivate=extend_schema(summary="Reactivate a user", description="Lets a deactivated user sign in again."),
+    reactivate=extend_schema(
+        summary="Reactivate a user", description="Lets a deactivated user sign in again."
+    ),
 )
 class UserViewSet(
     mixins.ListModelMixin,
@@ -213,16 +223,14 @@ class UserViewSet(
     ),
     revoke=extend_schema(summary="Revoke an API key", description="The key stops working at once."),
 )
-class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, PlatformViewSet):
+class APIKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, PlatformViewSet
+):
     serializer_class = APIKeySerializer
     filterset_class = APIKeyFilter
     ordering_fields = ("created_at", "name", "last_used_at")
-    perms = {
-        "list": Perm.API_KEY_VIEW,
-        "retrieve": Perm.API_KEY_VIEW,
-        "create": Perm.API_KEY_VIEW,  # services decide: a client's keys, or one's own staff key
-        "revoke": Perm.API_KEY_VIEW,
-    }
+    # A client's keys (API_KEY_*) or one's own staff keys (STAFF_KEY_OWN); services decide which.
+    perms = dict.fromkeys(("list", "retrieve", "create", "revoke"), (Perm.API_KEY_VIEW, Perm.STAFF_KEY_OWN))
 
     queryset = APIKey.objects.none()
 
@@ -236,7 +244,9 @@ class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         if not data.get("client") and not data.get("staff_user") and self.actor.is_staff:
             data["staff_user"] = self.actor.user
         new = services.api_key_create(actor=self.actor, **data)
-        out = NewAPIKeySerializer(new.api_key, context={**self.get_serializer_context(), "secret": new.secret})
+        out = NewAPIKeySerializer(
+            new.api_key, context={**self.get_serializer_context(), "secret": new.secret}
+        )
         return Response(out.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: APIKeySerializer, **error_responses(404)})

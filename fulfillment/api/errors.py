@@ -91,7 +91,8 @@ def exception_handler(exc: Exception, context: dict):
         response.data = error_body(exc.code, str(exc.detail), exc.fields, **exc.extra)
     elif isinstance(exc, exceptions.Throttled):
         response.data = error_body(
-            "throttled", f"Too many requests; retry in {exc.wait:.0f} s." if exc.wait else "Too many requests."
+            "throttled",
+            f"Too many requests; retry in {exc.wait:.0f} s." if exc.wait else "Too many requests.",
         )
     else:
         response.data = error_body(_code_of(exc), str(exc.detail))

@@ -97,7 +97,9 @@ def begin(request) -> IdempotencyRecord | None:
             code="idempotency_key_in_flight",
             status_code=409,
         )
-    raise APIError(f"Could not claim this {HEADER}; retry.", code="idempotency_key_in_flight", status_code=409)
+    raise APIError(
+        f"Could not claim this {HEADER}; retry.", code="idempotency_key_in_flight", status_code=409
+    )
 
 
 def complete(record: IdempotencyRecord, response: Response) -> None:

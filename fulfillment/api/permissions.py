@@ -6,8 +6,9 @@ from accounts.roles import Perm
 class IsActor(permissions.BasePermission):
     """Authenticated, and a read-only key may only read.
 
-    With ``perms`` on the view (action -> Perm), the actor's role must hold the action's
-    permission; an action missing from the map is refused (fail closed).
+    With ``perms`` on the view (action -> Perm, or a tuple of Perms of which one suffices), the
+    actor's role must hold the action's permission; an action missing from the map is refused
+    (fail closed).
     """
 
     message = "Authentication credentials were not provided."
@@ -19,11 +20,13 @@ class IsActor(permissions.BasePermission):
         if actor.read_only and request.method not in permissions.SAFE_METHODS:
             self.message = "This API key is read-only."
             return False
-        perms: dict[str, Perm] | None = getattr(view, "perms", None)
+        perms: dict[str, Perm | tuple[Perm, ...]] | None = getattr(view, "perms", None)
         if perms is None:
             return True
-        perm = perms.get(getattr(view, "action", None) or "")
-        if perm is None or not actor.can(perm):
+        needed = perms.get(getattr(view, "action", None) or "")
+        if isinstance(needed, Perm):
+            needed = (needed,)
+        if not needed or not any(actor.can(perm) for perm in needed):
             self.message = "Your role may not do this."
             return False
         return True

@@ -12,7 +12,9 @@ ErrorSerializer = inline_serializer(
         "error": inline_serializer(
             name="ErrorDetail",
             fields={
-                "code": serializers.CharField(help_text="Machine-readable, e.g. invalid, not_found, throttled"),
+                "code": serializers.CharField(
+                    help_text="Machine-readable, e.g. invalid, not_found, throttled"
+                ),
                 "message": serializers.CharField(help_text="Human-readable; names the first bad field"),
                 "fields": serializers.DictField(
                     child=serializers.ListField(child=serializers.CharField()),
@@ -64,5 +66,7 @@ class PlatformAutoSchema(AutoSchema):
         if "{" in self.path:
             codes.append(404)
         for code, response in error_responses(*codes).items():
-            responses.setdefault(str(code), self._get_response_for_code(response, str(code), direction=direction))
+            responses.setdefault(
+                str(code), self._get_response_for_code(response, str(code), direction=direction)
+            )
         return responses

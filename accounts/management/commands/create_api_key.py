@@ -43,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         key = new.api_key
         self.stderr.write(
-            f"Created {key.get_scope_display().lower()} key “{key.name}” ({key.prefix}…) for {key.owner_label}. "
-            "Store it now: it cannot be shown again."
+            f"Created {key.get_scope_display().lower()} key “{key.name}” ({key.prefix}…) "
+            f"for {key.owner_label}. Store it now: it cannot be shown again."
         )
         self.stdout.write(new.secret)

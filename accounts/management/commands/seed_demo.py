@@ -20,33 +20,33 @@ from accounts.models import APIKey, Client, User, Warehouse
 DEMO_PASSWORD = "demo-pass-2026"
 
 WAREHOUSES = [
-    dict(
-        code="NJ1",
-        name="Secaucus, NJ",
-        address_line1="400 County Ave",
-        city="Secaucus",
-        state="NJ",
-        zip_code="07094",
-        time_zone="America/New_York",
-    ),
-    dict(
-        code="TX1",
-        name="Dallas, TX",
-        address_line1="2201 W Airfield Dr",
-        city="Dallas",
-        state="TX",
-        zip_code="75261",
-        time_zone="America/Chicago",
-    ),
-    dict(
-        code="CA1",
-        name="Ontario, CA",
-        address_line1="1900 S Milliken Ave",
-        city="Ontario",
-        state="CA",
-        zip_code="91761",
-        time_zone="America/Los_Angeles",
-    ),
+    {
+        "code": "NJ1",
+        "name": "Secaucus, NJ",
+        "address_line1": "400 County Ave",
+        "city": "Secaucus",
+        "state": "NJ",
+        "zip_code": "07094",
+        "time_zone": "America/New_York",
+    },
+    {
+        "code": "TX1",
+        "name": "Dallas, TX",
+        "address_line1": "2201 W Airfield Dr",
+        "city": "Dallas",
+        "state": "TX",
+        "zip_code": "75261",
+        "time_zone": "America/Chicago",
+    },
+    {
+        "code": "CA1",
+        "name": "Ontario, CA",
+        "address_line1": "1900 S Milliken Ave",
+        "city": "Ontario",
+        "state": "CA",
+        "zip_code": "91761",
+        "time_zone": "America/Los_Angeles",
+    },
 ]
 CLOSURES = {"NJ1": [(date(2026, 12, 24), "Christmas Eve"), (date(2026, 12, 31), "New Year's Eve")]}
 
@@ -92,7 +92,10 @@ class Command(BaseCommand):
             staff = {}
             for email, full_name, role, nodes in STAFF:
                 staff[email.split("@")[0]] = self._user(
-                    actor, email=email, full_name=full_name, role=role,
+                    actor,
+                    email=email,
+                    full_name=full_name,
+                    role=role,
                     warehouse_ids=[warehouses[c].pk for c in nodes] or None,
                 )
 
@@ -108,10 +111,16 @@ class Command(BaseCommand):
                         warehouse_ids=[warehouses[c].pk for c in nodes],
                         **overrides,
                     )
-                for local, full_name, role in (("admin", "Admin", Role.CLIENT_ADMIN), ("ops", "Ops", Role.CLIENT_USER)):
+                for local, full_name, role in (
+                    ("admin", "Admin", Role.CLIENT_ADMIN),
+                    ("ops", "Ops", Role.CLIENT_USER),
+                ):
                     self._user(
-                        actor, email=f"{local}@{slug}.demo.test", full_name=f"{name} {full_name}",
-                        role=role, client=client,
+                        actor,
+                        email=f"{local}@{slug}.demo.test",
+                        full_name=f"{name} {full_name}",
+                        role=role,
+                        client=client,
                     )
                 if not APIKey.all_objects.filter(client=client, name="Demo integration").exists():
                     new = services.api_key_create(
@@ -124,7 +133,9 @@ class Command(BaseCommand):
     def _user(self, actor: Actor, *, email: str, **fields) -> User:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = services.user_invite(actor=actor, email=email, password=DEMO_PASSWORD, send_email=False, **fields)
+            user = services.user_invite(
+                actor=actor, email=email, password=DEMO_PASSWORD, send_email=False, **fields
+            )
         return user
 
     def _print_logins(self, new_keys: list[tuple[str, str]]) -> None:
