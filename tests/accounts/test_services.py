@@ -12,7 +12,7 @@ from accounts import services
 from accounts.actors import Actor
 from accounts.enums import Role
 from accounts.models import AuditEvent, Client, User, Warehouse
-from tests.accounts.factories import ClientFactory, UserFactory, WarehouseFactory
+from tests.accounts.factories import ClientFactory, WarehouseFactory
 
 
 @pytest.fixture
