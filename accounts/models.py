@@ -217,8 +217,8 @@ class User(AbstractBaseUser):
         ordering = ["email"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(role__in=[r.value for r in CLIENT_ROLES]) & Q(client__isnull=False))
-                | (~Q(role__in=[r.value for r in CLIENT_ROLES]) & Q(client__isnull=True)),
+                condition=(Q(role__in=sorted(CLIENT_ROLES)) & Q(client__isnull=False))
+                | (~Q(role__in=sorted(CLIENT_ROLES)) & Q(client__isnull=True)),
                 name="user_client_matches_role",
             )
         ]

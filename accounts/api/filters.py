@@ -24,6 +24,9 @@ class WarehouseFilter(django_filters.FilterSet):
 
 
 class UserFilter(django_filters.FilterSet):
+    # A plain number, not a choice among all clients: another client's id must answer like a
+    # missing one (an empty list), never "not a valid choice".
+    client = django_filters.NumberFilter(field_name="client")
     role = django_filters.ChoiceFilter(choices=Role.choices)
     email = django_filters.CharFilter(lookup_expr="icontains")
 

@@ -23,6 +23,8 @@ class ActorScopedFieldsMixin:
             fields["client"].queryset = Client.objects.filter(actor.client_q("pk"))
         if "staff_user" in fields and not fields["staff_user"].read_only:
             fields["staff_user"].queryset = selectors.user_list(actor=actor).exclude(role__in=CLIENT_ROLES)
+        if "warehouses" in fields and not fields["warehouses"].read_only:
+            fields["warehouses"].child_relation.queryset = selectors.warehouse_list(actor=actor)
         return fields
 
 

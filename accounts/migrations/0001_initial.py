@@ -161,7 +161,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['client_user', 'client_admin']), ('client__isnull', False)), models.Q(models.Q(('role__in', ['client_user', 'client_admin']), _negated=True), ('client__isnull', True)), _connector='OR'), name='user_client_matches_role'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['client_admin', 'client_user']), ('client__isnull', False)), models.Q(models.Q(('role__in', ['client_admin', 'client_user']), _negated=True), ('client__isnull', True)), _connector='OR'), name='user_client_matches_role'),
         ),
         migrations.AddConstraint(
             model_name='warehouseclosure',
