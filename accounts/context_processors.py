@@ -11,8 +11,20 @@ def navigation(request):
         items += [("console-home", "Clients"), ("console-warehouses", "Warehouses")]
         if actor.can(Perm.AUDIT_VIEW):
             items.append(("console-audit", "Audit trail"))
+        if actor.can(Perm.INVENTORY_VIEW):
+            items += [("console-inbound", "Inbound"), ("console-discrepancies", "Discrepancies")]
+    if actor.can(Perm.WAREHOUSE_FLOOR):
+        items += [("floor-dock", "Dock"), ("floor-receiving", "Receiving"), ("floor-putaway", "Putaway")]
+        items.append(("floor-counts", "Counts"))
     if actor.can(Perm.PORTAL):
         items.append(("portal-home", "Overview"))
+        if actor.can(Perm.INVENTORY_VIEW):
+            items += [
+                ("portal-items", "Items"),
+                ("portal-inventory", "Inventory"),
+                ("portal-ledger", "Ledger"),
+            ]
+            items.append(("portal-asns", "ASNs"))
         if actor.can(Perm.USER_VIEW):
             items.append(("portal-users", "Users"))
         if actor.can(Perm.API_KEY_VIEW):

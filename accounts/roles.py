@@ -27,6 +27,16 @@ class Perm(StrEnum):
     API_KEY_MANAGE = "api_key.manage"  # the keys of the clients the actor sees
     STAFF_KEY_OWN = "api_key.own"  # a staff key of one's own
     AUDIT_VIEW = "audit.view"
+    WAREHOUSE_FLOOR = "floor.use"  # the warehouse screens (check-in, receiving, putaway, counts)
+    INVENTORY_VIEW = "inventory.view"  # items, balances, the ledger, ASNs
+    ITEM_MANAGE = "item.manage"
+    LOCATION_VIEW = "location.view"
+    LOCATION_MANAGE = "location.manage"
+    STOCK_ADJUST = "stock.adjust"  # adjustments, relocations, transfers, reversals (staff only)
+    COUNT = "count.perform"
+    COUNT_APPROVE = "count.approve"
+    ASN_MANAGE = "asn.manage"  # create, edit, submit, cancel, milestones
+    ASN_RECEIVE = "asn.receive"  # dock check-in, receiving, putaway, closing
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -42,10 +52,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.API_KEY_VIEW,
             Perm.STAFF_KEY_OWN,
             Perm.AUDIT_VIEW,
+            Perm.INVENTORY_VIEW,
+            Perm.ITEM_MANAGE,
+            Perm.LOCATION_VIEW,
+            Perm.ASN_MANAGE,
         }
     ),
     Role.WAREHOUSE_OPERATOR: frozenset(
-        {Perm.CONSOLE, Perm.CLIENT_VIEW, Perm.WAREHOUSE_VIEW, Perm.STAFF_KEY_OWN}
+        {
+            Perm.CONSOLE,
+            Perm.CLIENT_VIEW,
+            Perm.WAREHOUSE_VIEW,
+            Perm.STAFF_KEY_OWN,
+            Perm.WAREHOUSE_FLOOR,
+            Perm.INVENTORY_VIEW,
+            Perm.LOCATION_VIEW,
+            Perm.STOCK_ADJUST,
+            Perm.COUNT,
+            Perm.ASN_RECEIVE,
+        }
     ),
     Role.CLIENT_ADMIN: frozenset(
         {
@@ -57,9 +82,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.API_KEY_VIEW,
             Perm.API_KEY_MANAGE,
             Perm.AUDIT_VIEW,
+            Perm.INVENTORY_VIEW,
+            Perm.ITEM_MANAGE,
+            Perm.ASN_MANAGE,
         }
     ),
-    Role.CLIENT_USER: frozenset({Perm.PORTAL, Perm.CLIENT_VIEW, Perm.WAREHOUSE_VIEW, Perm.USER_VIEW}),
+    Role.CLIENT_USER: frozenset(
+        {
+            Perm.PORTAL,
+            Perm.CLIENT_VIEW,
+            Perm.WAREHOUSE_VIEW,
+            Perm.USER_VIEW,
+            Perm.INVENTORY_VIEW,
+            Perm.ITEM_MANAGE,
+            Perm.ASN_MANAGE,
+        }
+    ),
 }
 
 

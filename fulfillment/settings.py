@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "fulfillment",
     "accounts",
+    "inventory",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +248,20 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.enums.Role",
+        "KeyScopeEnum": "accounts.enums.KeyScope",
+        "ASNStatusEnum": "inventory.enums.ASNStatus",
+        "CountStatusEnum": "inventory.enums.CountStatus",
+        "TransferStatusEnum": "inventory.enums.TransferStatus",
+        "AdjustmentCodeEnum": "inventory.enums.AdjustmentCode",
+        "MoveReasonEnum": "inventory.enums.MoveReason",
+        "MilestoneKindEnum": "inventory.enums.MilestoneKind",
+        "LocationTypeEnum": "inventory.enums.LocationType",
+        "ReceiptConditionEnum": "inventory.enums.ReceiptCondition",
+        "CycleCountKindEnum": "inventory.models.CycleCount.Kind",
+        "BarcodeKindEnum": "inventory.models.ItemBarcode.Kind",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -280,6 +296,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "fulfillment.tasks.purge_idempotency_keys",
         "schedule": 15 * 60,
+    },
+    "inventory-snapshots": {
+        # Hourly at :05, so each node is snapshotted within the hour after its local midnight.
+        "task": "inventory.tasks.take_inventory_snapshots",
+        "schedule": crontab(minute=5),
     },
 }
 

@@ -6,6 +6,7 @@ from fulfillment import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("inventory.api.urls")),
 ]
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("inventory.urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -13,6 +13,11 @@ For every operation and every actor of tenant B it checks that
   404 whenever the actor's role may do the action at all), while B's own object answers 200;
 - a body that refers to A's objects answers like one that refers to missing ids;
 - nothing of A is written, whatever the request: A's rows are compared after every write.
+
+Each tenant has a real inventory (``build_stock``: items, a kit, stock in bins of two nodes, moves,
+transfers, ASNs in several states with receipts, a cycle count). The warehouse operator of B's node,
+the role that changes stock, is probed on the inventory operations too; bins and counts belong to the
+operator, and ``test_bins_and_counts_are_operator_owned`` pins down who sees them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.urls import Resolver404, resolve
 from django_scopes import ScopeError, scope
 from rest_framework.permissions import SAFE_METHODS
@@ -36,7 +42,25 @@ from accounts.actors import Actor
 from accounts.enums import Role
 from accounts.models import APIKey, AuditEvent, Client, User, Warehouse, WarehouseClosure
 from accounts.roles import Perm
-from tests.accounts.factories import UserFactory, make_api_key
+from inventory import services as inventory_services
+from inventory.models import (
+    ASN,
+    ASNEvent,
+    ASNLine,
+    ASNMilestone,
+    Balance,
+    CycleCount,
+    CycleCountLine,
+    Item,
+    ItemBarcode,
+    KitComponent,
+    Location,
+    Move,
+    Receipt,
+    Transfer,
+)
+from tests.accounts.factories import UserFactory, WarehouseFactory, make_api_key
+from tests.inventory.factories import Node, make_item, make_node, stock
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 ANSWERS_HIDING_AN_OBJECT = {403, 404, 405}
@@ -58,6 +82,9 @@ class Side:
     manager_secret: str
     marker: str  # in names of the tenant's own objects: no other tenant's actor may see it
     node_marker: str  # in its node's name: hidden from other clients, not from operator staff
+    operator: User = field(init=False)  # a warehouse operator who works at the tenant's node only
+    stock: Stock = field(init=False)
+    snapshot_query: tuple[str, list] | None = field(default=None, init=False, repr=False)
 
     @property
     def client(self) -> Client:
@@ -102,7 +129,132 @@ def build_side(tenant, label: str) -> Side:
         closures=[{"date": date(2031, 1, 3), "reason": f"Closed {node_marker}"}],
     )
     manager_key, manager_secret = make_api_key(staff_user=manager, name=f"staff key of {label} {marker}")
-    return Side(label, tenant, manager, manager_key, manager_secret, marker, node_marker)
+    side = Side(label, tenant, manager, manager_key, manager_secret, marker, node_marker)
+    side.operator = UserFactory(
+        role=Role.WAREHOUSE_OPERATOR, client=None, email=f"operator-{tenant.client.slug}@example.test"
+    )
+    side.operator.warehouses.add(tenant.warehouse)
+    side.stock = build_stock(side)
+    return side
+
+
+@dataclass
+class Stock:
+    """A tenant's inventory, built through the services: items (one with a barcode, a kit, a
+    lot-tracked one), bins at its node and at a second node, stock in a bin, an adjustment, a
+    transfer in transit and a received one, ASNs (submitted with a milestone, arrived with a
+    receipt, received and put away) and a cycle count at its node."""
+
+    node: Node
+    second_node: Node
+    plain: Item
+    kit: Item
+    lot_item: Item
+    balance: Balance  # the plain item's units in a pick bin
+    lot_balance: Balance
+    submitted_asn: ASN
+    receiving_asn: ASN
+    receiving_line: ASNLine
+    transfer: Transfer
+    count: CycleCount
+
+    @property
+    def nodes(self) -> list[Warehouse]:
+        return [self.node.warehouse, self.second_node.warehouse]
+
+
+def build_stock(side: Side) -> Stock:
+    system = Actor.system("tenancy matrix")
+    client, marker, u = side.client, side.marker, uuid.uuid4().hex[:8].upper()
+    node = make_node(side.warehouse)
+    second = WarehouseFactory(name=f"Second node of {side.label} {side.node_marker}")
+    client.warehouses.add(second)
+    second_node = make_node(second)
+    plain = make_item(client, f"{side.label}-PLAIN-{u}", barcode=f"0{u}", name=f"Plain {marker}")
+    part = make_item(client, f"{side.label}-PART-{u}", name=f"Part {marker}")
+    kit = inventory_services.item_create(
+        actor=system,
+        client=client,
+        sku=f"{side.label}-KIT-{u}",
+        name=f"Kit {marker}",
+        is_kit=True,
+        components=[{"sku": plain.sku, "quantity": 2}, {"sku": part.sku, "quantity": 1}],
+    )
+    lot_item = make_item(client, f"{side.label}-LOT-{u}", name=f"Lot item {marker}", lot_tracked=True)
+    stock(client, node, plain, 10)
+    stock(client, node, part, 4, location=node.bins[1])
+    lot_asn = inventory_services.asn_create(
+        actor=system,
+        client=client,
+        warehouse=node.warehouse,
+        lines=[{"item": lot_item, "expected_quantity": 6, "lot_code": f"LOT{marker}"}],
+        submit=True,
+        sender=f"Vendor {marker}",
+    )
+    inventory_services.asn_arrive(actor=system, asn=lot_asn)
+    lot_line = lot_asn.lines.get()
+    inventory_services.asn_receive(actor=system, asn=lot_asn, line=lot_line, quantity=6)
+    inventory_services.asn_putaway(
+        actor=system, asn=lot_asn, line=lot_line, to_location=node.reserve[0], quantity=6
+    )
+    inventory_services.asn_close(actor=system, asn=lot_asn, notes={lot_line.pk: f"All good {marker}"})
+    inventory_services.stock_adjust(
+        actor=system,
+        client=client,
+        item=plain,
+        location=node.bins[2],
+        quantity=2,
+        code="found",
+        note=f"Found {marker}",
+    )
+    balance = Balance.objects.get(client=client, item=plain, location=node.bins[0])
+    received = inventory_services.transfer_dispatch(
+        actor=system, balance=balance, to_warehouse=second, quantity=1, reference=f"T1 {marker}"
+    )
+    inventory_services.transfer_receive(actor=system, transfer=received)
+    transfer = inventory_services.transfer_dispatch(
+        actor=system, balance=balance, to_warehouse=second, quantity=1, reference=f"T2 {marker}"
+    )
+    submitted = inventory_services.asn_create(
+        actor=system,
+        client=client,
+        warehouse=node.warehouse,
+        lines=[{"item": plain, "expected_quantity": 5}],
+        submit=True,
+        reference=f"PO-{u}",
+        notes=f"Coming {marker}",
+    )
+    inventory_services.asn_add_milestone(actor=system, asn=submitted, kind="booked", note=f"Booked {marker}")
+    receiving = inventory_services.asn_create(
+        actor=system,
+        client=client,
+        warehouse=node.warehouse,
+        lines=[{"item": plain, "expected_quantity": 8}, {"item": part, "expected_quantity": 2}],
+        submit=True,
+        sender=f"Vendor {marker}",
+    )
+    inventory_services.asn_arrive(actor=system, asn=receiving)
+    receiving_line = receiving.lines.order_by("pk").first()
+    inventory_services.asn_receive(
+        actor=system, asn=receiving, line=receiving_line, quantity=3, session=f"S {marker}"
+    )
+    count = inventory_services.count_create(
+        actor=system, warehouse=node.warehouse, locations=[node.bins[0]], reason=f"Count {side.node_marker}"
+    )
+    return Stock(
+        node=node,
+        second_node=second_node,
+        plain=plain,
+        kit=kit,
+        lot_item=lot_item,
+        balance=Balance.objects.get(pk=balance.pk),
+        lot_balance=Balance.objects.get(client=client, item=lot_item, location=node.reserve[0]),
+        submitted_asn=submitted,
+        receiving_asn=receiving,
+        receiving_line=receiving_line,
+        transfer=transfer,
+        count=count,
+    )
 
 
 # --- the registry: how to find a tenant's objects in each collection ----------------------------
@@ -116,12 +268,14 @@ class Collection:
     one also stands for the parent in nested paths, and is B's object that B must reach).
     ``all_ids``: every id of the tenant's objects, none of which may appear in another tenant's
     list (default: ``objects``). ``staff_see_all``: operator-owned rows (nodes) that staff roles see
-    whatever their clients; only client actors must not see another client's.
+    whatever their clients; only client actors must not see another client's. ``node_bound``: of
+    those, a warehouse operator sees only the rows of the nodes they work at.
     """
 
     objects: Callable[[Side], list[int | str]]
     all_ids: Callable[[Side], set] | None = None
     staff_see_all: bool = False
+    node_bound: bool = False
 
     def first(self, side: Side) -> int | str:
         return self.objects(side)[0]
@@ -145,15 +299,70 @@ def _audit_events_of(side: Side) -> set[int]:
     return set(AuditEvent.objects.filter(client=side.client).values_list("pk", flat=True))
 
 
+def _items_of(side: Side) -> set[int]:
+    return set(Item.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
+def _balances_of(side: Side) -> set[int]:
+    return set(Balance.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
+def _moves_of(side: Side) -> set[int]:
+    return set(Move.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
+def _transfers_of(side: Side) -> set[int]:
+    return set(Transfer.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
+def _asns_of(side: Side) -> set[int]:
+    return set(ASN.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
+def _locations_of(side: Side) -> set[int]:
+    return set(Location.objects.filter(warehouse__in=side.stock.nodes).values_list("pk", flat=True))
+
+
+def _counts_of(side: Side) -> set[int]:
+    return set(CycleCount.objects.filter(warehouse__in=side.stock.nodes).values_list("pk", flat=True))
+
+
 # Keyed by the path up to a path parameter ("/api/v1/orders/{id}/lines/" for a nested one).
 COLLECTIONS: dict[str, Collection] = {
     "/api/v1/clients/": Collection(lambda s: [s.client.pk]),
-    "/api/v1/warehouses/": Collection(lambda s: [s.warehouse.pk], staff_see_all=True),
+    "/api/v1/warehouses/": Collection(lambda s: [s.warehouse.pk], staff_see_all=True, node_bound=True),
     "/api/v1/users/": Collection(
         lambda s: [s.tenant.user.pk, s.tenant.admin.pk, s.manager.pk], all_ids=_users_of
     ),
     "/api/v1/api-keys/": Collection(lambda s: [s.tenant.key.pk, s.manager_key.pk], all_ids=_keys_of),
     "/api/v1/audit-events/": Collection(lambda s: [min(_audit_events_of(s))], all_ids=_audit_events_of),
+    # Inventory: the client's own rows, except bins and counts (operator-owned, see below).
+    "/api/v1/items/": Collection(
+        lambda s: [s.stock.plain.pk, s.stock.kit.pk, s.stock.lot_item.pk], all_ids=_items_of
+    ),
+    "/api/v1/inventory/": Collection(
+        lambda s: [s.stock.balance.pk, s.stock.lot_balance.pk], all_ids=_balances_of
+    ),
+    "/api/v1/inventory/moves/": Collection(
+        lambda s: [max(_moves_of(s)), min(_moves_of(s))], all_ids=_moves_of
+    ),
+    "/api/v1/inventory/adjustments/": Collection(lambda s: sorted(_moves_of(s))[:1]),
+    "/api/v1/inventory/relocations/": Collection(lambda s: sorted(_moves_of(s))[:1]),
+    "/api/v1/inventory/transfers/": Collection(lambda s: [s.stock.transfer.pk], all_ids=_transfers_of),
+    "/api/v1/asns/": Collection(
+        lambda s: [s.stock.receiving_asn.pk, s.stock.submitted_asn.pk], all_ids=_asns_of
+    ),
+    # A bin holds many clients' stock and a count covers bins: both belong to the operator. Client
+    # roles have no LOCATION_VIEW/COUNT (403 whatever the id); staff see every node's bins, like nodes.
+    "/api/v1/locations/": Collection(
+        lambda s: [s.stock.node.bins[0].pk, s.stock.node.dock.pk],
+        all_ids=_locations_of,
+        staff_see_all=True,
+        node_bound=True,
+    ),
+    "/api/v1/cycle-counts/": Collection(
+        lambda s: [s.stock.count.pk], all_ids=_counts_of, staff_see_all=True, node_bound=True
+    ),
 }
 
 REGISTER_HINT = (
@@ -177,10 +386,11 @@ class Body:
     refers_to: frozenset[str]  # the COLLECTIONS the references point into
 
 
-def write_bodies(a: Side) -> list[Body]:
+def write_bodies(a: Side, b: Side | None = None) -> list[Body]:
     """Plausible bodies that point at A's objects: all references at once, and each alone (so a
-    rejected reference does not hide what another one would do). Fresh e-mails and slugs, so a
-    body that B may legitimately post never collides with an earlier one."""
+    rejected reference does not hide what another one would do). Fresh e-mails, slugs and SKUs,
+    so a body that B may legitimately post never collides with an earlier one; B's own node (when
+    given) so that B's writes get past "which node" to the reference under test."""
 
     def base() -> dict:
         u = uuid.uuid4().hex[:10]
@@ -191,64 +401,144 @@ def write_bodies(a: Side) -> list[Body]:
             "slug": f"leak-{u}",
             "role": Role.CLIENT_USER.value,
             "scope": "read_write",
+            "sku": f"LEAK-{u}",
+            "is_kit": True,
+            "quantity": 1,
+            "expected_quantity": 1,
+            "counted_quantity": 1,
+            "note": f"leak {u}",
+            "kind": "departed_origin",
+            **({"warehouse": b.warehouse.pk} if b else {}),
         }
 
-    references = {  # field -> (the collection it points into, A's value)
-        "client": ("/api/v1/clients/", a.client.pk),
-        "staff_user": ("/api/v1/users/", a.manager.pk),
-        "warehouses": ("/api/v1/warehouses/", [a.warehouse.pk]),
-        "account_managers": ("/api/v1/users/", [a.manager.pk]),
+    def ref(key: str, value: Any, missing: Any = None) -> tuple[str, Any, Any]:
+        return key, value, _missing(value) if missing is None else missing
+
+    st, nowhere = a.stock, f"NOWHERE-{uuid.uuid4().hex[:8]}"
+    references = {  # field -> (the collection it points into, A's value, the same to nothing)
+        "client": ref("/api/v1/clients/", a.client.pk),
+        "staff_user": ref("/api/v1/users/", a.manager.pk),
+        "warehouses": ref("/api/v1/warehouses/", [a.warehouse.pk]),
+        "account_managers": ref("/api/v1/users/", [a.manager.pk]),
+        "warehouse": ref("/api/v1/warehouses/", a.warehouse.pk),
+        "to_warehouse": ref("/api/v1/warehouses/", st.second_node.warehouse.pk),
+        "item": ref("/api/v1/items/", st.plain.pk),
+        "items": ref("/api/v1/items/", [st.plain.pk]),
+        "code": ref("/api/v1/items/", st.plain.barcodes.get().code, nowhere),
+        "components": ref(
+            "/api/v1/items/", [{"sku": st.plain.sku, "quantity": 1}], [{"sku": nowhere, "quantity": 1}]
+        ),
+        "lines": ref(
+            "/api/v1/items/",
+            [{"sku": st.plain.sku, "expected_quantity": 1}],
+            [{"sku": nowhere, "expected_quantity": 1}],
+        ),
+        "balance": ref("/api/v1/inventory/", st.balance.pk),
+        "line": ref("/api/v1/asns/", st.receiving_line.pk),
+        "location": ref("/api/v1/locations/", st.node.bins[0].pk),
+        "locations": ref("/api/v1/locations/", [st.node.bins[0].pk]),
+        "to_location": ref("/api/v1/locations/", st.node.bins[1].pk),
     }
     variants = [("all references to A", references)]
-    variants += [(f"{name}=A's", {name: ref}) for name, ref in references.items()]
-    variants.append(("staff_user=A's client admin", {"staff_user": ("/api/v1/users/", a.tenant.admin.pk)}))
+    variants += [(f"{name}=A's", {name: r}) for name, r in references.items()]
+    variants.append(("staff_user=A's client admin", {"staff_user": ref("/api/v1/users/", a.tenant.admin.pk)}))
+    variants.append(("adjustment of A's SKU", {"sku": ref("/api/v1/items/", st.plain.sku, nowhere)}))
     return [
         Body(
             what,
-            base() | {name: value for name, (_key, value) in refs.items()},
-            base() | {name: _missing(value) for name, (_key, value) in refs.items()},
-            frozenset(key for key, _value in refs.values()),
+            base() | {name: value for name, (_key, value, _none) in refs.items()},
+            base() | {name: none for name, (_key, _value, none) in refs.items()},
+            frozenset(key for key, _value, _none in refs.values()),
         )
         for what, refs in variants
     ]
 
 
 def query_probes(a: Side) -> dict[str, Any]:
-    """List filters that name A's objects: B's lists must come back without A's rows."""
+    """List filters that name A's objects: B's lists must come back without A's rows. A dict
+    value narrows the filter with other parameters: a bare ``target_id`` may match B's own audit
+    events about an object of another type that happens to have the same id."""
+    st = a.stock
     return {
         "client": a.client.pk,
         "account_manager": a.manager.pk,
         "slug": a.client.slug,
         "q": a.client.slug,
         "email": a.tenant.admin.email,
-        "target_id": a.tenant.key.pk,
+        "target_id": {"target_type": APIKey._meta.label_lower, "target_id": a.tenant.key.pk},
+        "item": st.plain.pk,
+        "location": st.node.bins[0].pk,
+        "sku": st.plain.sku,
+        "barcode": st.plain.barcodes.get().code,
+        "reference": st.submitted_asn.reference,
+        "lot_code": st.lot_balance.lot_code,
+        "document_id": str(st.receiving_asn.pk),
     }
 
 
-def snapshot(a: Side) -> dict[str, list]:
-    """Everything of A that B's actors must never change, new users and keys of A included."""
+def snapshot(a: Side) -> dict[str, str]:
+    """Everything of A that B's actors must never change, new users and keys of A included (one
+    query, compiled once per side: it runs after every write)."""
+    if a.snapshot_query is None:
+        a.snapshot_query = fingerprint_query(snapshot_querysets(a) | inventory_querysets(a))
+    with connection.cursor() as cursor:
+        cursor.execute(*a.snapshot_query)
+        return dict(cursor.fetchall())
+
+
+def snapshot_querysets(a: Side) -> dict[str, QuerySet]:
     client, warehouse, manager = a.client, a.warehouse, a.manager
     users = User.objects.filter(Q(client=client) | Q(pk=manager.pk))
+    managers, client_nodes = Client.account_managers.through.objects, Client.warehouses.through.objects
+    operators = User.warehouses.through.objects
     return {
-        "client": list(Client.objects.filter(pk=client.pk).values()),
-        "client.account_managers": sorted(client.account_managers.values_list("pk", flat=True)),
-        "client.warehouses": sorted(client.warehouses.values_list("pk", flat=True)),
-        "users": list(users.order_by("pk").values()),
-        "users.warehouses": sorted(
-            User.warehouses.through.objects.filter(user__in=users).values_list("user_id", "warehouse_id")
-        ),
-        "manager.managed_clients": sorted(manager.managed_clients.values_list("pk", flat=True)),
-        "api_keys": list(
-            APIKey.all_objects.filter(Q(client=client) | Q(staff_user=manager)).order_by("pk").values()
-        ),
-        "audit_events": list(AuditEvent.objects.filter(client=client).order_by("pk").values()),
-        "warehouse": list(Warehouse.objects.filter(pk=warehouse.pk).values()),
-        "warehouse.closures": list(
-            WarehouseClosure.objects.filter(warehouse=warehouse).order_by("pk").values()
-        ),
-        "warehouse.clients": sorted(warehouse.clients.values_list("pk", flat=True)),
-        "warehouse.operators": sorted(warehouse.operators.values_list("pk", flat=True)),
+        "client": Client.objects.filter(pk=client.pk),
+        "client.account_managers": managers.filter(client=client).values("client_id", "user_id"),
+        "client.warehouses": client_nodes.filter(client=client).values("client_id", "warehouse_id"),
+        "users": users,
+        "users.warehouses": operators.filter(user__in=users).values("user_id", "warehouse_id"),
+        "manager.managed_clients": managers.filter(user=manager).values("client_id", "user_id"),
+        "api_keys": APIKey.all_objects.filter(Q(client=client) | Q(staff_user=manager)),
+        "audit_events": AuditEvent.objects.filter(client=client),
+        "warehouse": Warehouse.objects.filter(pk=warehouse.pk),
+        "warehouse.closures": WarehouseClosure.objects.filter(warehouse=warehouse),
+        "warehouse.clients": client_nodes.filter(warehouse=warehouse).values("client_id", "warehouse_id"),
+        "warehouse.operators": operators.filter(warehouse=warehouse).values("user_id", "warehouse_id"),
     }
+
+
+def inventory_querysets(a: Side) -> dict[str, QuerySet]:
+    """A's catalog, stock, ledger, transfers and ASNs, and the bins and counts of A's nodes."""
+    client, nodes = a.client, a.stock.nodes
+    return {
+        "items": Item.objects.filter(client=client),
+        "items.barcodes": ItemBarcode.objects.filter(client=client),
+        "items.components": KitComponent.objects.filter(client=client),
+        "balances": Balance.objects.filter(client=client),
+        "moves": Move.objects.filter(client=client),
+        "transfers": Transfer.objects.filter(client=client),
+        "asns": ASN.objects.filter(client=client),
+        "asns.lines": ASNLine.objects.filter(client=client),
+        "asns.events": ASNEvent.objects.filter(client=client),
+        "asns.milestones": ASNMilestone.objects.filter(client=client),
+        "asns.receipts": Receipt.objects.filter(client=client),
+        "locations": Location.objects.filter(warehouse__in=nodes),
+        "cycle_counts": CycleCount.objects.filter(warehouse__in=nodes),
+        "cycle_counts.lines": CycleCountLine.objects.filter(Q(client=client) | Q(count__warehouse__in=nodes)),
+    }
+
+
+def fingerprint_query(querysets: dict[str, QuerySet]) -> tuple[str, list]:
+    """One query that answers (key, md5 of the rows of its queryset: every column, or the
+    ``values()`` chosen): a change still names the key it is under."""
+    parts, params = [], []
+    for key, queryset in querysets.items():
+        sql, query_params = queryset.order_by().query.sql_with_params()
+        parts.append(
+            f"SELECT %s, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ({sql}) t"
+        )
+        params += [key, *query_params]
+    return " UNION ALL ".join(parts), params
 
 
 # --- the actors of tenant B ---------------------------------------------------------------------
@@ -360,13 +650,15 @@ class Probe:
     # What the actor may see and do --------------------------------------------------------------
     def markers(self, collections: list[Collection]) -> set[str]:
         markers = self.a.private_markers()
-        if self.actor.is_client or not any(c.staff_see_all for c in collections):
+        if all(self.hidden_from_actor(c) for c in collections):
             markers.add(self.a.node_marker)
         return markers
 
     def hidden_from_actor(self, collection: Collection) -> bool:
         """Whether A's objects in this collection are A's own as far as this actor is concerned."""
-        return self.actor.is_client or not collection.staff_see_all
+        if self.actor.is_client or not collection.staff_see_all:
+            return True
+        return collection.node_bound and self.actor.role == Role.WAREHOUSE_OPERATOR
 
     def role_allows(self, method: str, url: str) -> bool:
         """Whether the actor's role may do this action at all: the view's ``perms`` map (action ->
@@ -470,7 +762,7 @@ class Probe:
         if op.method == "get":
             bodies = [("no body", None)]
         else:
-            bodies = [("empty body", {}), ("body referring to A", write_bodies(self.a)[0].to_a)]
+            bodies = [("empty body", {}), ("body referring to A", write_bodies(self.a, self.b)[0].to_a)]
         for what, body in bodies:
             on_missing = self.send(op, missing_url, f"missing id, {what}", collections=collections, body=body)
             for a_url in a_urls:
@@ -507,7 +799,11 @@ class Probe:
         allowed = self.role_allows(op.method, op.path)
         page = {"page_size": settings.API_MAX_PAGE_SIZE} if "page_size" in op.query_params else {}
         probes = [("no filter", {})]
-        probes += [(f"?{k}=A's", {k: v}) for k, v in query_probes(self.a).items() if k in op.query_params]
+        probes += [
+            (f"?{k}=A's", v if isinstance(v, dict) else {k: v})
+            for k, v in query_probes(self.a).items()
+            if k in op.query_params
+        ]
         for what, query in probes:
             echoed = frozenset(str(v) for v in query.values())  # the caller's own input is no leak
             response = self.send(
@@ -530,15 +826,16 @@ class Probe:
                 )
 
     def collection_write(self, op: Operation, collection: Collection) -> None:
-        for body in write_bodies(self.a):
+        for body in write_bodies(self.a, self.b):
             self.send(op, op.path, body.what, collections=[collection], body=body.to_a)
 
     # Existence oracles: a reference to A's object must answer like one to a missing object ------
     def filter_oracle(self, op: Operation) -> None:
         for name, value in query_probes(self.a).items():
-            if name not in op.query_params or not isinstance(value, int):
+            query = value if isinstance(value, dict) else {name: value}
+            if name not in op.query_params or not isinstance(query[name], int):
                 continue
-            on_a, on_missing = self.api.get(op.path, {name: value}), self.api.get(op.path, {name: MISSING_ID})
+            on_a, on_missing = self.api.get(op.path, query), self.api.get(op.path, query | {name: MISSING_ID})
             seen = [(r.status_code, len(list_rows(r) or [])) for r in (on_a, on_missing)]
             if seen[0] != seen[1]:
                 self.fail(
@@ -549,7 +846,7 @@ class Probe:
                 )
 
     def body_oracle(self, op: Operation) -> None:
-        for body in write_bodies(self.a):
+        for body in write_bodies(self.a, self.b):
             if not all(self.hidden_from_actor(COLLECTIONS[key]) for key in body.refers_to):
                 continue  # e.g. nodes: staff may know every node
             on_a = getattr(self.api, op.method)(op.path, body.to_a, format="json")
@@ -594,6 +891,88 @@ def test_tenant_b_actors_never_see_nor_change_tenant_a(actor_name, tenant_a, ten
             )
     assert probe.exercised, "the schema lists no operation"
     assert not probe.failures, f"{len(probe.failures)} tenancy failures:\n" + "\n".join(probe.failures)
+
+
+INVENTORY = tuple(
+    key
+    for key in COLLECTIONS
+    if key.startswith(
+        (
+            "/api/v1/items/",
+            "/api/v1/inventory/",
+            "/api/v1/locations/",
+            "/api/v1/cycle-counts/",
+            "/api/v1/asns/",
+        )
+    )
+)
+
+
+def test_tenant_b_warehouse_operator_never_sees_nor_changes_tenant_a_inventory(tenant_a, tenant_b):
+    """The role that adjusts, moves, receives, puts away and counts, working at B's node: every
+    inventory operation, tried on A's node and A's stock, answers as if they did not exist (bins and
+    counts of other nodes included), with the same existence oracles as the other actors."""
+    a, b = build_side(tenant_a, "A"), build_side(tenant_b, "B")
+    probe = Probe(
+        a=a,
+        b=b,
+        actor_name="B's warehouse operator (session)",
+        api=_session_api(b.operator),
+        actor=Actor.for_user(b.operator),
+        baseline=snapshot(a),
+    )
+    operations = [op for op in schema_operations() if op.path.startswith(INVENTORY)]
+    assert operations
+    for op in operations:
+        probe.exercise(op)
+        if not op.path_params and op.method == "get":
+            probe.filter_oracle(op)
+        elif not op.path_params:
+            probe.body_oracle(op)
+    probe.check_nothing_written("the operator's requests")
+    missed = [str(op) for op in operations if (op.path, op.method) not in probe.exercised]
+    assert not missed, missed
+    assert not probe.failures, f"{len(probe.failures)} tenancy failures:\n" + "\n".join(probe.failures)
+
+
+# Bins and counts belong to the operator (a bin holds many clients' stock). What each of B's actors
+# gets on them: (the bin list, A's bin, the count list, A's count, whether A's bins are listed).
+# Client roles hold neither LOCATION_VIEW nor COUNT: 403 whatever the id. Account managers see every
+# node's bins (as they see every node) but do not count. A warehouse operator sees and counts at the
+# nodes they work at only: A's bin and count are missing ids to them.
+OPERATOR_OWNED = {
+    "B's read-write key": (403, 403, 403, 403, False),
+    "B's read-only key": (403, 403, 403, 403, False),
+    "B's client admin (session)": (403, 403, 403, 403, False),
+    "B's client user (session)": (403, 403, 403, 403, False),
+    "B's account manager (session)": (200, 200, 403, 403, True),
+    "B's account manager (staff key)": (200, 200, 403, 403, True),
+    "B's warehouse operator (session)": (200, 404, 200, 404, False),
+}
+
+
+def test_bins_and_counts_are_operator_owned(tenant_a, tenant_b):
+    a, b = build_side(tenant_a, "A"), build_side(tenant_b, "B")
+    actors = ACTORS | {"B's warehouse operator (session)": lambda s: (_session_api(s.operator), None)}
+    a_bin, a_count = a.stock.node.bins[0].pk, a.stock.count.pk
+    page = {"page_size": settings.API_MAX_PAGE_SIZE}
+    seen = {}
+    for name, make in actors.items():
+        api, _actor = make(b)
+        bins, counts = api.get("/api/v1/locations/", page), api.get("/api/v1/cycle-counts/", page)
+        listed = {row["id"] for row in list_rows(bins) or []} if bins.status_code == 200 else set()
+        seen[name] = (
+            bins.status_code,
+            api.get(f"/api/v1/locations/{a_bin}/").status_code,
+            counts.status_code,
+            api.get(f"/api/v1/cycle-counts/{a_count}/").status_code,
+            a_bin in listed,
+        )
+        if bins.status_code == 200:
+            assert b.stock.node.bins[0].pk in listed, name
+        if counts.status_code == 200:
+            assert {row["id"] for row in list_rows(counts)} & _counts_of(a) == set(), name
+    assert seen == OPERATOR_OWNED
 
 
 ORACLES = ["list filters", "write bodies"]

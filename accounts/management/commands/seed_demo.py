@@ -128,7 +128,22 @@ class Command(BaseCommand):
                     )
                     new_keys.append((slug, new.secret))
 
+            inventory_created = self._seed_apps(actor)
+
+        if inventory_created:
+            self.stdout.write(
+                "Demo inventory loaded: bins at every node, catalogs, stock and ASNs in every state."
+            )
         self._print_logins(new_keys)
+
+    def _seed_apps(self, actor: Actor) -> bool:
+        """The other apps' demo data, through their own services (scopes are per client there)."""
+        from django_scopes import scopes_disabled
+
+        from inventory.demo import seed_inventory
+
+        with scopes_disabled():  # the system actor seeds every client
+            return seed_inventory(actor)
 
     def _user(self, actor: Actor, *, email: str, **fields) -> User:
         user = User.objects.filter(email=email).first()
