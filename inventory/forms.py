@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.forms import formset_factory
 
+from . import services
 from .enums import ASNStatus, LocationType, MoveReason, ReceiptCondition
 from .models import ASN, Item
 
@@ -99,24 +100,7 @@ class ClientFilterForm(forms.Form):
 
 # --- items -------------------------------------------------------------------------------------
 
-ITEM_FORM_FIELDS = (
-    "sku",
-    "name",
-    "description",
-    "weight_lb",
-    "length_in",
-    "width_in",
-    "height_in",
-    "case_quantity",
-    "carton_quantity",
-    "lot_tracked",
-    "expiry_tracked",
-    "serial_tracked",
-    "hazmat",
-    "hs_code",
-    "country_of_origin",
-    "reorder_point",
-)
+ITEM_FORM_FIELDS = ("sku", *(f for f in services.ITEM_FIELDS if f != "active"))
 BARCODE_FIELDS = {"upc": "upc", "ean": "ean", "scancodes": "scancode"}
 
 
@@ -310,3 +294,26 @@ class FoundItemForm(forms.Form):
             self.fields["client"].choices = [("", "—"), *((c.pk, c.name) for c in clients)]
         else:
             del self.fields["client"]
+
+
+class CountCreateForm(forms.Form):
+    """Start a count of the bins whose code starts with a prefix, or of one item everywhere at a node."""
+
+    warehouse = forms.TypedChoiceField(label="Node", coerce=int)
+    bins = forms.CharField(
+        label="Bins starting with", max_length=40, required=False, help_text="e.g. A-01 for aisle 1 of zone A"
+    )
+    code = forms.CharField(label="or the item (SKU or barcode)", max_length=64, required=False)
+    reason = forms.CharField(
+        label="Reason", max_length=200, required=False, help_text="Schedule, short pick, ..."
+    )
+
+    def __init__(self, *args, warehouses=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["warehouse"].choices = [(w.pk, f"{w.code} · {w.name}") for w in warehouses]
+
+    def clean(self):
+        data = super().clean()
+        if bool((data.get("bins") or "").strip()) == bool((data.get("code") or "").strip()):
+            raise forms.ValidationError("Give a bin prefix or an item, not both.")
+        return data

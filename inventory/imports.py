@@ -125,25 +125,7 @@ def _date(value: str, row: int, column: str, errors: list[RowError]) -> date | N
 ITEM_REQUIRED = {"sku", "name"}
 ITEM_BARCODE_COLUMNS = ("upc", "ean", "scancode")
 ITEM_COLUMNS = (
-    ITEM_REQUIRED
-    | set(ITEM_BARCODE_COLUMNS)
-    | {
-        "description",
-        "weight_lb",
-        "length_in",
-        "width_in",
-        "height_in",
-        "case_quantity",
-        "carton_quantity",
-        "lot_tracked",
-        "expiry_tracked",
-        "serial_tracked",
-        "hazmat",
-        "hs_code",
-        "country_of_origin",
-        "reorder_point",
-        "kit_components",
-    }
+    ITEM_REQUIRED | set(ITEM_BARCODE_COLUMNS) | (set(services.ITEM_FIELDS) - {"active"}) | {"kit_components"}
 )
 
 

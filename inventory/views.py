@@ -36,6 +36,7 @@ from .forms import (
     ASNLineFormSet,
     BalanceFilterForm,
     ClientFilterForm,
+    CountCreateForm,
     CountEntryForm,
     DockForm,
     FoundItemForm,
@@ -675,13 +676,47 @@ def _may_count(actor) -> None:
 @floor_page
 def count_list(request: HttpRequest) -> HttpResponse:
     _may_count(request.actor)
-    counts = selectors.count_list(actor=request.actor).filter(
-        status__in=[CountStatus.OPEN, CountStatus.SUBMITTED]
-    )
+    actor = request.actor
+    form = None
+    if actor.can(Perm.COUNT):
+        warehouses = account_selectors.warehouse_list(actor=actor)
+        form = CountCreateForm(request.POST or None, warehouses=warehouses)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            warehouse = get_object_or_404(warehouses, pk=data["warehouse"])
+            prefix = data["bins"].strip().upper()
+            try:
+                if prefix:
+                    locations = list(
+                        selectors.location_list(actor=actor).filter(
+                            warehouse=warehouse, code__startswith=prefix
+                        )
+                    )
+                    if not locations:
+                        raise ValidationError({"bins": [f"No bin at {warehouse.code} starts with {prefix}."]})
+                    count = services.count_create(
+                        actor=actor, warehouse=warehouse, locations=locations, reason=data["reason"]
+                    )
+                else:
+                    item = selectors.item_by_code(actor=actor, code=data["code"])
+                    count = services.count_create(
+                        actor=actor, warehouse=warehouse, items=[item], reason=data["reason"]
+                    )
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error({"code": "code", "bins": "bins", "items": "code"}.get(name), errors)
+            else:
+                messages.success(
+                    request, f"Count {count.pk} started: {count.lines.count()} line(s) to count."
+                )
+                return redirect("floor-count", pk=count.pk)
+    elif request.method == "POST":
+        raise PermissionDenied
+    counts = selectors.count_list(actor=actor).filter(status__in=[CountStatus.OPEN, CountStatus.SUBMITTED])
     return render(
         request,
         "inventory/floor/counts.html",
-        {"page": _page(request, counts.order_by("-created_at", "-pk"))},
+        {"page": _page(request, counts.order_by("-created_at", "-pk")), "form": form},
     )
 
 

@@ -21,6 +21,7 @@ from inventory.models import (
     Receipt,
     Transfer,
 )
+from inventory.services import ITEM_FIELDS
 
 
 def visible_choices(model, actor):
@@ -95,25 +96,10 @@ class ItemSerializer(ActorChoicesMixin, serializers.ModelSerializer):
             "id",
             "client",
             "sku",
-            "name",
-            "description",
             "barcodes",
             "is_kit",
             "components",
-            "weight_lb",
-            "length_in",
-            "width_in",
-            "height_in",
-            "case_quantity",
-            "carton_quantity",
-            "lot_tracked",
-            "expiry_tracked",
-            "serial_tracked",
-            "hazmat",
-            "hs_code",
-            "country_of_origin",
-            "reorder_point",
-            "active",
+            *ITEM_FIELDS,
             "on_hand",
             "available",
             "created_at",

@@ -308,3 +308,25 @@ def test_a_found_item_must_be_a_client_of_the_node_and_not_a_kit(tenant_a, tenan
         services.count_enter(actor=counter, count=count, location=node.bins[0], item=kit, counted_quantity=1)
     assert "item" in exc.value.message_dict
     assert count.lines.count() == 1
+
+
+def test_a_warehouse_operator_starts_a_count_from_the_floor_page(client, tenant_a, node):
+    user = UserFactory(role="warehouse_operator", client=None)
+    user.warehouses.add(tenant_a.warehouse)
+    item = make_item(tenant_a.client, barcode="4006381333931")
+    _put(tenant_a, item, node.bins[0], 5)
+    _put(tenant_a, item, node.reserve[0], 2)
+    client.force_login(user)
+    response = client.post(
+        "/floor/counts/", {"warehouse": node.warehouse.pk, "bins": "a-01", "reason": "cycle"}
+    )
+    count = CycleCount.objects.get()
+    assert response.status_code == 302 and response.url == f"/floor/counts/{count.pk}/"
+    assert {line.location_id for line in count.lines.all()} == {node.bins[0].pk}
+    response = client.post("/floor/counts/", {"warehouse": node.warehouse.pk, "code": "4006381333931"})
+    by_item = CycleCount.objects.exclude(pk=count.pk).get()
+    assert by_item.kind == CycleCount.Kind.ITEM
+    assert {line.location_id for line in by_item.lines.all()} == {node.bins[0].pk, node.reserve[0].pk}
+    page = client.post("/floor/counts/", {"warehouse": node.warehouse.pk, "bins": "ZZ"})
+    assert page.status_code == 200 and "No bin at" in page.content.decode()
+    assert CycleCount.objects.count() == 2
