@@ -155,6 +155,9 @@ class Client(models.Model):
     expedited_cutoff = models.TimeField(null=True, blank=True)
     ship_sla_days = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(30)])
     dock_to_stock_days = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(30)])
+    allow_split_shipments = models.BooleanField(
+        default=False, help_text="An order no single node can fill may ship from several nodes"
+    )
     # KPI targets, in percent.
     target_on_time_ship = _target("99.50", "On-time ship rate target (%)")
     target_order_accuracy = _target("99.90", "Order accuracy target (%)")

@@ -37,6 +37,9 @@ class Perm(StrEnum):
     COUNT_APPROVE = "count.approve"
     ASN_MANAGE = "asn.manage"  # create, edit, submit, cancel, milestones
     ASN_RECEIVE = "asn.receive"  # dock check-in, receiving, putaway, closing
+    ORDER_VIEW = "order.view"
+    ORDER_MANAGE = "order.manage"  # create, edit, hold, release, cancel
+    ORDER_REALLOCATE = "order.reallocate"  # staff: route and allocate again
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -56,6 +59,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ITEM_MANAGE,
             Perm.LOCATION_VIEW,
             Perm.ASN_MANAGE,
+            Perm.ORDER_VIEW,
+            Perm.ORDER_MANAGE,
+            Perm.ORDER_REALLOCATE,
         }
     ),
     Role.WAREHOUSE_OPERATOR: frozenset(
@@ -70,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.STOCK_ADJUST,
             Perm.COUNT,
             Perm.ASN_RECEIVE,
+            Perm.ORDER_VIEW,
         }
     ),
     Role.CLIENT_ADMIN: frozenset(
@@ -85,6 +92,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_VIEW,
             Perm.ITEM_MANAGE,
             Perm.ASN_MANAGE,
+            Perm.ORDER_VIEW,
+            Perm.ORDER_MANAGE,
         }
     ),
     Role.CLIENT_USER: frozenset(
@@ -96,6 +105,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_VIEW,
             Perm.ITEM_MANAGE,
             Perm.ASN_MANAGE,
+            Perm.ORDER_VIEW,
+            Perm.ORDER_MANAGE,
         }
     ),
 }

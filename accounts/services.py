@@ -96,6 +96,7 @@ CLIENT_SETTINGS = (
     "expedited_cutoff",
     "ship_sla_days",
     "dock_to_stock_days",
+    "allow_split_shipments",
     "target_on_time_ship",
     "target_order_accuracy",
     "target_inventory_accuracy",

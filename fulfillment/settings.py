@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "accounts",
     "inventory",
+    "orders",
 ]
 
 MIDDLEWARE = [

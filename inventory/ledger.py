@@ -20,7 +20,7 @@ from django_scopes import scope
 
 from accounts.actors import Actor
 
-from .enums import MoveReason
+from .enums import SELLABLE_LOCATION_TYPES, MoveReason
 from .models import Balance, Item, Location, Move
 
 
@@ -104,6 +104,9 @@ def post_move(
     updates = {"on_hand": F("on_hand") + quantity}
     if quantity > 0 and received_at is not None:
         updates["received_at"] = Least(F("received_at"), received_at) if balance.received_at else received_at
+    if quantity > 0 and balance.location.type in SELLABLE_LOCATION_TYPES:
+        client_id, item_id = balance.client_id, balance.item_id
+        transaction.on_commit(lambda: stock_became_sellable(client_id, item_id))
     with scope(client=balance.client_id):
         Balance.objects.filter(pk=balance.pk).update(**updates)
         balance.refresh_from_db(fields=["on_hand", "allocated", "received_at"])
@@ -128,6 +131,14 @@ def post_move(
             actor_api_key=actor.api_key,
             actor_label=actor.label[:200],
         )
+
+
+def stock_became_sellable(client_id: int, item_id: int) -> None:
+    """After commit: let the orders waiting for this item try again (orders.tasks, by name, so the
+    ledger does not depend on the orders app)."""
+    from fulfillment.celery import app
+
+    app.signature("orders.tasks.allocate_backorders", args=(client_id, [item_id])).delay()
 
 
 def relocate(

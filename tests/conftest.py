@@ -21,6 +21,16 @@ def _isolated_cache(settings):
     settings.CACHES = caches
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_inline():
+    """Tasks enqueued on commit run at once in the committing thread (the boot test runs a real worker)."""
+    from fulfillment.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's cost is the point in production and pure waste in tests."""

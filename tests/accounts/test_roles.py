@@ -35,6 +35,9 @@ EXPECTED = {
         Perm.ITEM_MANAGE,
         Perm.LOCATION_VIEW,
         Perm.ASN_MANAGE,
+        Perm.ORDER_VIEW,
+        Perm.ORDER_MANAGE,
+        Perm.ORDER_REALLOCATE,
     },
     WO: {
         Perm.CONSOLE,
@@ -47,6 +50,7 @@ EXPECTED = {
         Perm.STOCK_ADJUST,
         Perm.COUNT,
         Perm.ASN_RECEIVE,
+        Perm.ORDER_VIEW,
     },
     CA: {
         Perm.PORTAL,
@@ -60,6 +64,8 @@ EXPECTED = {
         Perm.INVENTORY_VIEW,
         Perm.ITEM_MANAGE,
         Perm.ASN_MANAGE,
+        Perm.ORDER_VIEW,
+        Perm.ORDER_MANAGE,
     },
     CU: {
         Perm.PORTAL,
@@ -69,6 +75,8 @@ EXPECTED = {
         Perm.INVENTORY_VIEW,
         Perm.ITEM_MANAGE,
         Perm.ASN_MANAGE,
+        Perm.ORDER_VIEW,
+        Perm.ORDER_MANAGE,
     },
 }
 

@@ -1,0 +1,510 @@
+"""Every write of the orders app: intake, holds, edits, cancellation, allocation, backorders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils import timezone
+from django_scopes import scope
+
+from accounts.actors import Actor
+from accounts.models import US_STATES, Client
+from accounts.roles import Perm
+from accounts.services import audit_record
+from fulfillment.geo import zip_point
+from inventory.models import Item, ItemBarcode
+
+from . import allocation, clock
+from .enums import (
+    CANCELLABLE_STATUSES,
+    CLIENT_CAUSED_HOLDS,
+    EDITABLE_STATUSES,
+    EXPEDITED_LEVELS,
+    ORDER_TRANSITIONS,
+    Channel,
+    HoldKind,
+    OrderStatus,
+    OrderType,
+    ServiceLevel,
+)
+from .models import Order, OrderEvent, OrderHold, OrderLine
+
+SHIP_TO_FIELDS = (
+    "ship_to_name",
+    "ship_to_company",
+    "ship_to_address1",
+    "ship_to_address2",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_zip",
+    "ship_to_country",
+    "ship_to_phone",
+    "ship_to_email",
+)
+REQUIRED_SHIP_TO = ("ship_to_name", "ship_to_address1", "ship_to_city", "ship_to_zip", "ship_to_country")
+HEADER_FIELDS = (
+    "order_type",
+    "po_number",
+    "retailer",
+    "ship_window_start",
+    "ship_window_end",
+    "must_arrive_by",
+    "service_level",
+    "carrier_service",
+    "gift_message",
+    "tags",
+    "notes",
+    "currency",
+)
+ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$")
+
+
+class DuplicateOrder(Exception):
+    """The external reference exists already for this client and channel (an API 409)."""
+
+    def __init__(self, existing: Order):
+        super().__init__(f"Order {existing.external_reference} exists already as {existing.number}.")
+        self.existing = existing
+
+
+def _stamp(actor: Actor) -> dict[str, Any]:
+    return {"actor_user": actor.user, "actor_api_key": actor.api_key, "actor_label": actor.label[:200]}
+
+
+def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Order:
+    """The one place an order's status changes: checks the table, saves, writes the event."""
+    if to not in ORDER_TRANSITIONS[order.status]:
+        raise ValidationError(
+            {
+                "status": [
+                    f"An order that is {order.get_status_display().lower()} cannot become {OrderStatus(to).label.lower()}."
+                ]
+            }
+        )
+    from_status, order.status = order.status, to
+    if to == OrderStatus.CANCELLED:
+        order.cancelled_at = timezone.now()
+    order.save()
+    OrderEvent.objects.create(
+        client_id=order.client_id,
+        order=order,
+        from_status=from_status,
+        to_status=to,
+        reason=reason[:500],
+        **_stamp(actor),
+    )
+    return order
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def address_problems(ship_to: dict[str, str]) -> list[str]:
+    """What is wrong with a well-formed address (an address hold), as opposed to a missing field (a 400)."""
+    problems = []
+    if ship_to.get("ship_to_country", "US") == "US":
+        state = (ship_to.get("ship_to_state") or "").upper()
+        zip_code = ship_to.get("ship_to_zip") or ""
+        if state not in US_STATES:
+            problems.append(f"“{state or 'blank'}” is not a US state code")
+        if not ZIP_RE.match(zip_code):
+            problems.append(f"“{zip_code}” is not a US ZIP code")
+        elif zip_point(zip_code) is None:
+            problems.append(f"ZIP {zip_code} does not exist")
+    return problems
+
+
+def _clean_ship_to(ship_to: dict[str, Any]) -> dict[str, str]:
+    cleaned = {f: str(ship_to.get(f) or "").strip() for f in SHIP_TO_FIELDS}
+    cleaned["ship_to_country"] = (cleaned["ship_to_country"] or "US").upper()
+    cleaned["ship_to_state"] = cleaned["ship_to_state"].upper()
+    errors = {f: ["This field is required."] for f in REQUIRED_SHIP_TO if not cleaned[f]}
+    if cleaned["ship_to_country"] and not re.fullmatch(r"[A-Z]{2}", cleaned["ship_to_country"]):
+        errors["ship_to_country"] = ["Use a two-letter ISO country code, e.g. US."]
+    if cleaned["ship_to_email"] and "@" not in cleaned["ship_to_email"]:
+        errors["ship_to_email"] = ["Enter a valid e-mail address."]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _decimal(value: Any, name: str) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError({name: ["Enter a number."]}) from None
+    if number < 0:
+        raise ValidationError({name: ["Must not be negative."]})
+    return number
+
+
+@dataclass
+class LineSpec:
+    sku: str
+    quantity: int
+    item: Item | None
+    unit_price: Decimal | None
+    customs_value: Decimal | None
+
+
+def _clean_lines(client: Client, lines: list[dict]) -> list[LineSpec]:
+    if not lines:
+        raise ValidationError({"lines": ["An order needs at least one line."]})
+    if len(lines) > 1000:
+        raise ValidationError({"lines": ["At most 1000 lines per order."]})
+    errors: dict[str, list[str]] = {}
+    specs = []
+    codes = {str(line.get("sku") or "").strip() for line in lines}
+    items = {i.sku: i for i in Item.objects.filter(client=client, sku__in=codes)}
+    for code in ItemBarcode.objects.filter(client=client, code__in=codes - set(items)).select_related("item"):
+        items[code.code] = code.item
+    for i, line in enumerate(lines):
+        sku = str(line.get("sku") or "").strip()
+        quantity = line.get("quantity")
+        if not sku:
+            errors[f"lines.{i}.sku"] = ["This field is required."]
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            try:
+                quantity = int(str(quantity))
+                if quantity <= 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                errors[f"lines.{i}.quantity"] = ["Must be a positive whole number."]
+                continue
+        try:
+            price = _decimal(line.get("unit_price"), f"lines.{i}.unit_price")
+            customs = _decimal(line.get("customs_value"), f"lines.{i}.customs_value")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            continue
+        specs.append(LineSpec(sku, quantity, items.get(sku), price, customs))
+    if errors:
+        raise ValidationError(errors)
+    return specs
+
+
+def _enqueue_allocation(order: Order) -> None:
+    from .tasks import allocate_order
+
+    transaction.on_commit(lambda: allocate_order.delay(order.pk, order.client_id))
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_create(
+    *,
+    actor: Actor,
+    client: Client,
+    external_reference: str,
+    lines: list[dict],
+    ship_to: dict[str, Any],
+    channel: str = Channel.API,
+    received_at=None,
+    **header: Any,
+) -> Order:
+    """Accept an order. A duplicate reference raises DuplicateOrder; a malformed one a
+    ValidationError naming the field; an unknown SKU or a doubtful address puts it on hold."""
+    actor.require(Perm.ORDER_MANAGE, client_id=client.pk)
+    if unknown := set(header) - set(HEADER_FIELDS):
+        raise ValidationError({f: ["Unknown field."] for f in unknown})
+    reference = (external_reference or "").strip()
+    if not reference:
+        raise ValidationError({"external_reference": ["This field is required."]})
+    if channel not in Channel.values:
+        raise ValidationError({"channel": [f"Choose one of: {', '.join(Channel.values)}."]})
+    if (level := header.get("service_level", ServiceLevel.STANDARD)) not in ServiceLevel.values:
+        raise ValidationError({"service_level": [f"Choose one of: {', '.join(ServiceLevel.values)}."]})
+    if header.get("order_type", OrderType.DTC) not in OrderType.values:
+        raise ValidationError({"order_type": [f"Choose one of: {', '.join(OrderType.values)}."]})
+    if existing := Order.objects.filter(client=client, channel=channel, external_reference=reference).first():
+        raise DuplicateOrder(existing)
+    cleaned = _clean_ship_to(ship_to)
+    specs = _clean_lines(client, lines)
+    now = received_at or timezone.now()
+    order = Order(
+        client=client, channel=channel, external_reference=reference, received_at=now, **cleaned, **header
+    )
+    order.full_clean(exclude=["client", "warehouse"], validate_unique=False, validate_constraints=False)
+    order.save()
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                client=client,
+                order=order,
+                sku=s.sku,
+                item=s.item,
+                quantity=s.quantity,
+                unit_price=s.unit_price,
+                customs_value=s.customs_value,
+            )
+            for s in specs
+        ]
+    )
+    OrderEvent.objects.create(
+        client=client, order=order, to_status=OrderStatus.RECEIVED, reason=f"via {channel}", **_stamp(actor)
+    )
+    holds = []
+    if unknown_skus := sorted({s.sku for s in specs if s.item is None}):
+        holds.append((HoldKind.EXCEPTION, f"Unknown SKU: {', '.join(unknown_skus)}"[:500]))
+    if inactive := sorted({s.sku for s in specs if s.item is not None and not s.item.active}):
+        holds.append((HoldKind.EXCEPTION, f"Inactive SKU: {', '.join(inactive)}"[:500]))
+    if problems := address_problems(cleaned):
+        holds.append((HoldKind.ADDRESS, "; ".join(problems)[:500]))
+    if holds:
+        for kind, reason in holds:
+            OrderHold.objects.create(client=client, order=order, kind=kind, reason=reason, **_stamp(actor))
+        transition(actor=actor, order=order, to=OrderStatus.ON_HOLD, reason="; ".join(r for _, r in holds))
+    else:
+        order.released_at = now
+        nodes = clock.nodes_by_distance(client, order.ship_to_zip)
+        order.ship_by = clock.ship_by(
+            client=client, warehouse=nodes[0] if nodes else None, released_at=now, service_level=level
+        )
+        order.save(update_fields=["released_at", "ship_by", "updated_at"])
+        _enqueue_allocation(order)
+    return order
+
+
+# --- holds ---------------------------------------------------------------------------------------
+
+
+def _lock(order: Order) -> Order:
+    with scope(client=order.client_id):
+        return Order.objects.select_for_update(of=("self",)).select_related("client").get(pk=order.pk)
+
+
+@transaction.atomic
+def order_hold(*, actor: Actor, order: Order, kind: str, reason: str) -> Order:
+    """Put an order on hold (reservations are released so the stock can serve other orders)."""
+    actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    if kind not in HoldKind.values:
+        raise ValidationError({"kind": [f"Choose one of: {', '.join(HoldKind.values)}."]})
+    if actor.is_client and kind != HoldKind.CLIENT:
+        raise PermissionDenied("Brands place client holds; other holds are the operator's.")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["Say why the order is held."]})
+    order = _lock(order)
+    if order.status not in EDITABLE_STATUSES:
+        raise ValidationError(
+            {"status": [f"An order that is {order.get_status_display().lower()} cannot be held."]}
+        )
+    OrderHold.objects.create(
+        client_id=order.client_id, order=order, kind=kind, reason=reason[:500], **_stamp(actor)
+    )
+    if order.status != OrderStatus.ON_HOLD:
+        allocation.release_allocations(order)
+        order.warehouse = None if order.status == OrderStatus.ALLOCATED else order.warehouse
+        transition(
+            actor=actor, order=order, to=OrderStatus.ON_HOLD, reason=f"{HoldKind(kind).label}: {reason}"
+        )
+    return order
+
+
+def _release(actor: Actor, order: Order, holds: list[OrderHold]) -> Order:
+    now = timezone.now()
+    for hold in holds:
+        hold.released_at, hold.released_by = now, actor.label[:200]
+        hold.save(update_fields=["released_at", "released_by"])
+    if order.holds.filter(released_at__isnull=True).exists() or order.status != OrderStatus.ON_HOLD:
+        return order
+    if any(h.kind in CLIENT_CAUSED_HOLDS for h in holds) or order.released_at is None:
+        order.released_at = now  # the brand caused it: the SLA clock restarts (DOMAIN.md)
+    nodes = clock.nodes_by_distance(order.client, order.ship_to_zip)
+    order.ship_by = clock.ship_by(
+        client=order.client,
+        warehouse=order.warehouse or (nodes[0] if nodes else None),
+        released_at=order.released_at,
+        service_level=order.service_level,
+    )
+    transition(actor=actor, order=order, to=OrderStatus.RECEIVED, reason="released")
+    _enqueue_allocation(order)
+    return order
+
+
+@transaction.atomic
+def order_release(*, actor: Actor, order: Order, kind: str | None = None) -> Order:
+    """Release the open holds (of ``kind``, when given) that the actor may release."""
+    actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    order = _lock(order)
+    holds = list(order.holds.filter(released_at__isnull=True))
+    if kind:
+        holds = [h for h in holds if h.kind == kind]
+    if actor.is_client:
+        if any(h.kind == HoldKind.OPERATOR for h in holds) and kind == HoldKind.OPERATOR:
+            raise PermissionDenied("Only the operator releases its holds.")
+        holds = [h for h in holds if h.kind == HoldKind.CLIENT]
+    if not holds:
+        raise ValidationError({"kind": ["There is no open hold you can release."]})
+    if any(h.kind == HoldKind.EXCEPTION for h in holds) and order.lines.filter(item__isnull=True).exists():
+        raise ValidationError({"lines": ["Fix the unknown SKUs (edit the lines) before releasing."]})
+    if (
+        any(h.kind == HoldKind.ADDRESS for h in holds)
+        and address_problems({f: getattr(order, f) for f in SHIP_TO_FIELDS})
+        and not actor.is_staff
+    ):
+        raise ValidationError({"ship_to_zip": ["Correct the address before releasing."]})
+    return _release(actor, order, holds)
+
+
+# --- edits and cancellation ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_update_address(*, actor: Actor, order: Order, **ship_to: Any) -> Order:
+    """Edit the ship-to until picking starts; a corrected address releases its address hold, and
+    an allocated order is routed again for the new destination."""
+    actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    if unknown := set(ship_to) - set(SHIP_TO_FIELDS):
+        raise ValidationError({f: ["Unknown field."] for f in unknown})
+    order = _lock(order)
+    if order.status not in EDITABLE_STATUSES:
+        raise ValidationError({"status": ["The address can no longer change: picking has started."]})
+    cleaned = _clean_ship_to({**{f: getattr(order, f) for f in SHIP_TO_FIELDS}, **ship_to})
+    changes = {f: [getattr(order, f), v] for f, v in cleaned.items() if getattr(order, f) != v}
+    for field, value in cleaned.items():
+        setattr(order, field, value)
+    order.save()
+    audit_record(
+        actor=actor, action="order.address_updated", target=order, client_id=order.client_id, changes=changes
+    )
+    problems = address_problems(cleaned)
+    open_address = list(order.holds.filter(released_at__isnull=True, kind=HoldKind.ADDRESS))
+    if problems and not open_address:
+        return order_hold(
+            actor=Actor.system("address check"),
+            order=order,
+            kind=HoldKind.ADDRESS,
+            reason="; ".join(problems),
+        )
+    if not problems and open_address:
+        return _release(actor, order, open_address)
+    if order.status == OrderStatus.ALLOCATED and "ship_to_zip" in changes:
+        _reroute(actor, order, "address changed")
+    return order
+
+
+def _reroute(actor: Actor, order: Order, reason: str) -> None:
+    allocation.release_allocations(order)
+    order.warehouse = None
+    transition(actor=actor, order=order, to=OrderStatus.RECEIVED, reason=reason)
+    allocation.allocate(actor=actor, order=order)
+
+
+@transaction.atomic
+def order_update_lines(*, actor: Actor, order: Order, lines: list[dict]) -> Order:
+    """Replace the lines until picking starts; reservations are released and made again."""
+    actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    order = _lock(order)
+    if order.status not in EDITABLE_STATUSES:
+        raise ValidationError({"status": ["The lines can no longer change: picking has started."]})
+    specs = _clean_lines(order.client, lines)
+    allocation.release_allocations(order)
+    order.lines.all().delete()
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                client_id=order.client_id,
+                order=order,
+                sku=s.sku,
+                item=s.item,
+                quantity=s.quantity,
+                unit_price=s.unit_price,
+                customs_value=s.customs_value,
+            )
+            for s in specs
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="order.lines_updated",
+        target=order,
+        client_id=order.client_id,
+        changes={"lines": [f"{s.quantity} x {s.sku}" for s in specs]},
+    )
+    unknown = sorted({s.sku for s in specs if s.item is None})
+    exception_holds = list(order.holds.filter(released_at__isnull=True, kind=HoldKind.EXCEPTION))
+    if unknown and not exception_holds:
+        return order_hold(
+            actor=Actor.system("SKU check"),
+            order=order,
+            kind=HoldKind.EXCEPTION,
+            reason=f"Unknown SKU: {', '.join(unknown)}",
+        )
+    if not unknown and exception_holds:
+        return _release(actor, order, exception_holds)
+    if order.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
+        order.warehouse = None
+        transition(actor=actor, order=order, to=OrderStatus.RECEIVED, reason="lines changed")
+        allocation.allocate(actor=actor, order=order)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, actor: Actor, order: Order, reason: str = "") -> Order:
+    actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    order = _lock(order)
+    if order.status not in CANCELLABLE_STATUSES:
+        raise ValidationError(
+            {"status": [f"An order that is {order.get_status_display().lower()} cannot be cancelled."]}
+        )
+    allocation.release_allocations(order)
+    return transition(actor=actor, order=order, to=OrderStatus.CANCELLED, reason=reason or "cancelled")
+
+
+@transaction.atomic
+def order_reallocate(*, actor: Actor, order: Order) -> Order:
+    """Staff: release the reservations and route the order again (e.g. after stock moved)."""
+    actor.require(Perm.ORDER_REALLOCATE, client_id=order.client_id)
+    order = _lock(order)
+    if order.status not in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.RECEIVED):
+        raise ValidationError(
+            {"status": [f"An order that is {order.get_status_display().lower()} cannot be re-allocated."]}
+        )
+    if order.status == OrderStatus.ALLOCATED:
+        _reroute(actor, order, "re-allocated by staff")
+    else:
+        allocation.allocate(actor=actor, order=order)
+    order.refresh_from_db()
+    return order
+
+
+# --- backorders ----------------------------------------------------------------------------------
+
+
+def backorders_waiting_for(*, client_id: int, item_ids: list[int]):
+    """Backordered orders that need any of the items (directly or through a kit), expedited
+    service levels first, then by ship-by."""
+    with scope(client=client_id):
+        return (
+            Order.objects.filter(client_id=client_id, status=OrderStatus.BACKORDERED)
+            .filter(Q(lines__item__in=item_ids) | Q(lines__item__components__component__in=item_ids))
+            .distinct()
+            .annotate(
+                urgency=Case(
+                    When(service_level__in=list(EXPEDITED_LEVELS), then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("urgency", "ship_by", "received_at", "pk")
+        )
+
+
+def allocate_backorders(*, client_id: int, item_ids: list[int]) -> int:
+    """Stock arrived: try the waiting orders in priority order. Each runs in its own transaction."""
+    actor = Actor.system("backorder allocation")
+    allocated = 0
+    for order in list(backorders_waiting_for(client_id=client_id, item_ids=item_ids)):
+        if allocation.allocate(actor=actor, order=order) == OrderStatus.ALLOCATED:
+            allocated += 1
+    return allocated
