@@ -13,6 +13,8 @@ def navigation(request):
             items.append(("console-audit", "Audit trail"))
         if actor.can(Perm.INVENTORY_VIEW):
             items += [("console-inbound", "Inbound"), ("console-discrepancies", "Discrepancies")]
+        if actor.can(Perm.ORDER_VIEW):
+            items.append(("console-orders", "Orders"))
     if actor.can(Perm.WAREHOUSE_FLOOR):
         items += [("floor-dock", "Dock"), ("floor-receiving", "Receiving"), ("floor-putaway", "Putaway")]
         items.append(("floor-counts", "Counts"))
@@ -25,6 +27,8 @@ def navigation(request):
                 ("portal-ledger", "Ledger"),
             ]
             items.append(("portal-asns", "ASNs"))
+        if actor.can(Perm.ORDER_VIEW):
+            items.append(("portal-orders", "Orders"))
         if actor.can(Perm.USER_VIEW):
             items.append(("portal-users", "Users"))
         if actor.can(Perm.API_KEY_VIEW):

@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "ReceiptConditionEnum": "inventory.enums.ReceiptCondition",
         "CycleCountKindEnum": "inventory.models.CycleCount.Kind",
         "BarcodeKindEnum": "inventory.models.ItemBarcode.Kind",
+        "OrderStatusEnum": "orders.enums.OrderStatus",
+        "HoldKindEnum": "orders.enums.HoldKind",
     },
 }
 

@@ -3,10 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fulfillment import health
+from orders import shopify
 
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
 ]
 
 urlpatterns = [
@@ -14,9 +16,15 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path(
+        "webhooks/shopify/<str:token>/orders-create/",
+        shopify.orders_create_webhook,
+        name="shopify-orders-create",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("inventory.urls")),
+    path("", include("orders.urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -287,8 +287,48 @@ def asn_list(*, actor: Actor) -> QuerySet[ASN]:
                 Subquery(totals.annotate(n=Sum("putaway_quantity")).values("n"), output_field=IntegerField()),
                 0,
             ),
+            **_waiting_orders(),
         )
     )
+
+
+def _waiting_orders() -> dict:
+    """Backordered orders of the ASN's client that need an item on the ASN (directly or through a
+    kit): how many, and their value. Read from the orders app by name, which depends on this one."""
+    from django.apps import apps
+    from django.db.models import DecimalField, ExpressionWrapper
+
+    if not apps.is_installed("orders"):
+        return {}
+    order_model = apps.get_model("orders", "Order")
+    line_model = apps.get_model("orders", "OrderLine")
+    asn_items = ASNLine.objects.filter(asn=OuterRef(OuterRef("pk"))).values("item")
+    waiting = order_model.objects.filter(client=OuterRef("client"), status="backordered").filter(
+        Q(lines__item__in=asn_items) | Q(lines__item__components__component__in=asn_items)
+    )
+    value = ExpressionWrapper(
+        F("unit_price") * F("quantity"), output_field=DecimalField(max_digits=19, decimal_places=4)
+    )
+    return {
+        "waiting_orders": Coalesce(
+            Subquery(
+                waiting.order_by().values("client").annotate(n=Count("pk", distinct=True)).values("n"),
+                output_field=IntegerField(),
+            ),
+            0,
+        ),
+        "waiting_value": Coalesce(
+            Subquery(
+                line_model.objects.filter(order__in=waiting.values("pk"))
+                .order_by()
+                .values("client")
+                .annotate(v=Sum(value))
+                .values("v"),
+                output_field=DecimalField(max_digits=19, decimal_places=4),
+            ),
+            Value(0, output_field=DecimalField(max_digits=19, decimal_places=4)),
+        ),
+    }
 
 
 def asn_get(*, actor: Actor, pk) -> ASN:

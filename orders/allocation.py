@@ -68,8 +68,9 @@ def _pick_order(balance: Balance) -> tuple:
 
 
 def release_allocations(order: Order) -> int:
-    """Give back every active reservation of an order (balances locked in primary-key order)."""
-    with scope(client=order.client_id):
+    """Give back every active reservation of an order (balances locked in primary-key order).
+    The caller holds the order's row lock."""
+    with transaction.atomic(), scope(client=order.client_id):
         active = list(Allocation.objects.filter(order=order, released_at__isnull=True))
         if not active:
             return 0
@@ -80,7 +81,32 @@ def release_allocations(order: Order) -> int:
         for balance_id in sorted(deltas):
             Balance.objects.filter(pk=balance_id).update(allocated=F("allocated") - deltas[balance_id])
         Allocation.objects.filter(pk__in=[a.pk for a in active]).update(released_at=timezone.now())
-        return len(active)
+    _offer_to_backorders(order.client_id, {a.item_id for a in active})
+    return len(active)
+
+
+def _offer_to_backorders(client_id: int, item_ids: set[int]) -> None:
+    """Units given back are stock that became available again: after commit, the backorders
+    waiting for them get their chance (a cancelled order's units serve the next order)."""
+    from .tasks import allocate_backorders
+
+    ids = sorted(item_ids)
+    transaction.on_commit(lambda: allocate_backorders.delay(client_id, ids))
+
+
+def _shortfall_reason(parts: list[Part], needs: dict[int, int], nodes: list, free) -> str:
+    """Name the order's SKUs (a kit line by its own SKU) that no single node, or no node at all,
+    can cover."""
+    total = {i: sum(free(n.pk, i) for n in nodes) for i in needs}
+    best = {i: max((free(n.pk, i) for n in nodes), default=0) for i in needs}
+    short = [i for i, q in needs.items() if total[i] < q]
+    if short:
+        skus = dict.fromkeys(p.line.sku for p in parts if p.item_id in short)
+        return f"short: {', '.join(skus)}"
+    split = dict.fromkeys(p.line.sku for p in parts if best[p.item_id] < needs[p.item_id])
+    if split:
+        return f"no single node can fill it (splits not allowed): {', '.join(split)}"
+    return "no single node can fill the whole order (splits not allowed)"
 
 
 def allocate(*, actor: Actor, order: Order) -> str:
@@ -131,15 +157,12 @@ def allocate(*, actor: Actor, order: Order) -> str:
             route = nodes
         if route is None:
             if order.status == OrderStatus.RECEIVED:
-                shortfall = {i: q - sum(free(n.pk, i) for n in nodes) for i, q in needs.items()}
-                short = ", ".join(
-                    f"{line.item.sku}"
-                    for line in order.lines.select_related("item")
-                    if shortfall.get(line.item_id, 0) > 0
-                )
                 order.ever_backordered = True
                 transition(
-                    actor=actor, order=order, to=OrderStatus.BACKORDERED, reason=f"short: {short}"[:500]
+                    actor=actor,
+                    order=order,
+                    to=OrderStatus.BACKORDERED,
+                    reason=_shortfall_reason(parts, needs, nodes, free)[:500],
                 )
             return order.status
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django_scopes import ScopedManager
@@ -171,3 +174,36 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.item_id}@{self.location_id}"
+
+
+def new_connection_token() -> str:
+    """The path segment of a connection's webhook URL: unguessable, so the URL names no client."""
+    return secrets.token_urlsafe(24)
+
+
+shop_domain_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$", "Use the shop's myshopify.com domain, e.g. acme.myshopify.com."
+)
+
+
+class ShopifyConnection(models.Model):
+    """A client's Shopify store: where its ``orders/create`` webhook lands and the secret that signs
+    it. The secret is kept as given (the HMAC needs it) and never shown again in full."""
+
+    client = models.OneToOneField(Client, on_delete=models.PROTECT, related_name="shopify_connection")
+    shop_domain = models.CharField(max_length=255, validators=[shop_domain_validator])
+    token = models.CharField(max_length=64, unique=True, default=new_connection_token, editable=False)
+    webhook_secret = models.CharField(max_length=255)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(client="client")
+    # The webhook authenticates by signature, before any tenant is known (like API keys).
+    all_objects = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        base_manager_name = "all_objects"
+
+    def __str__(self) -> str:
+        return self.shop_domain

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from django_scopes import scope
@@ -78,7 +78,10 @@ def _stamp(actor: Actor) -> dict[str, Any]:
 
 
 def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Order:
-    """The one place an order's status changes: checks the table, saves, writes the event."""
+    """The one place an order's status changes: checks the table, saves, writes the event.
+    The caller holds the order's row lock (every service locks it first)."""
+    if to not in OrderStatus.values:
+        raise ValidationError({"status": [f"“{to}” is not an order status."]})
     if to not in ORDER_TRANSITIONS[order.status]:
         raise ValidationError(
             {
@@ -191,6 +194,16 @@ def _clean_lines(client: Client, lines: list[dict]) -> list[LineSpec]:
     return specs
 
 
+def _sku_problems(specs: list[LineSpec]) -> list[str]:
+    """Exception-hold reasons naming the SKUs that cannot be allocated (the demand is real)."""
+    problems = []
+    if unknown := sorted({s.sku for s in specs if s.item is None}):
+        problems.append(f"Unknown SKU: {', '.join(unknown)}"[:500])
+    if inactive := sorted({s.sku for s in specs if s.item is not None and not s.item.active}):
+        problems.append(f"Inactive SKU: {', '.join(inactive)}"[:500])
+    return problems
+
+
 def _enqueue_allocation(order: Order) -> None:
     from .tasks import allocate_order
 
@@ -235,7 +248,15 @@ def order_create(
         client=client, channel=channel, external_reference=reference, received_at=now, **cleaned, **header
     )
     order.full_clean(exclude=["client", "warehouse"], validate_unique=False, validate_constraints=False)
-    order.save()
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        # A concurrent intake of the same reference committed first: that one is the order.
+        existing = Order.objects.filter(client=client, channel=channel, external_reference=reference).first()
+        if existing is None:
+            raise
+        raise DuplicateOrder(existing) from None
     OrderLine.objects.bulk_create(
         [
             OrderLine(
@@ -254,10 +275,7 @@ def order_create(
         client=client, order=order, to_status=OrderStatus.RECEIVED, reason=f"via {channel}", **_stamp(actor)
     )
     holds = []
-    if unknown_skus := sorted({s.sku for s in specs if s.item is None}):
-        holds.append((HoldKind.EXCEPTION, f"Unknown SKU: {', '.join(unknown_skus)}"[:500]))
-    if inactive := sorted({s.sku for s in specs if s.item is not None and not s.item.active}):
-        holds.append((HoldKind.EXCEPTION, f"Inactive SKU: {', '.join(inactive)}"[:500]))
+    holds += [(HoldKind.EXCEPTION, reason) for reason in _sku_problems(specs)]
     if problems := address_problems(cleaned):
         holds.append((HoldKind.ADDRESS, "; ".join(problems)[:500]))
     if holds:
@@ -310,6 +328,17 @@ def order_hold(*, actor: Actor, order: Order, kind: str, reason: str) -> Order:
     return order
 
 
+def _brand_caused_this_hold(order: Order) -> bool:
+    """Whether a client-caused hold kept the order from being workable during its current stay
+    on hold (not only among the holds released last: a client hold released before an operator
+    hold still restarts the clock when the order becomes workable)."""
+    held_since = order.events.filter(to_status=OrderStatus.ON_HOLD).order_by("-created_at", "-pk").first()
+    holds = order.holds.filter(kind__in=list(CLIENT_CAUSED_HOLDS))
+    if held_since is not None:
+        holds = holds.filter(released_at__gte=held_since.created_at)
+    return holds.exists()
+
+
 def _release(actor: Actor, order: Order, holds: list[OrderHold]) -> Order:
     now = timezone.now()
     for hold in holds:
@@ -317,7 +346,7 @@ def _release(actor: Actor, order: Order, holds: list[OrderHold]) -> Order:
         hold.save(update_fields=["released_at", "released_by"])
     if order.holds.filter(released_at__isnull=True).exists() or order.status != OrderStatus.ON_HOLD:
         return order
-    if any(h.kind in CLIENT_CAUSED_HOLDS for h in holds) or order.released_at is None:
+    if _brand_caused_this_hold(order) or order.released_at is None:
         order.released_at = now  # the brand caused it: the SLA clock restarts (DOMAIN.md)
     nodes = clock.nodes_by_distance(order.client, order.ship_to_zip)
     order.ship_by = clock.ship_by(
@@ -335,14 +364,19 @@ def _release(actor: Actor, order: Order, holds: list[OrderHold]) -> Order:
 def order_release(*, actor: Actor, order: Order, kind: str | None = None) -> Order:
     """Release the open holds (of ``kind``, when given) that the actor may release."""
     actor.require(Perm.ORDER_MANAGE, client_id=order.client_id)
+    if kind and kind not in HoldKind.values:
+        raise ValidationError({"kind": [f"Choose one of: {', '.join(HoldKind.values)}."]})
+    if actor.is_client and kind and kind != HoldKind.CLIENT:
+        raise PermissionDenied("Brands release client holds; other holds are released by the operator.")
     order = _lock(order)
     holds = list(order.holds.filter(released_at__isnull=True))
     if kind:
         holds = [h for h in holds if h.kind == kind]
     if actor.is_client:
-        if any(h.kind == HoldKind.OPERATOR for h in holds) and kind == HoldKind.OPERATOR:
-            raise PermissionDenied("Only the operator releases its holds.")
-        holds = [h for h in holds if h.kind == HoldKind.CLIENT]
+        theirs = [h for h in holds if h.kind == HoldKind.CLIENT]
+        if holds and not theirs:
+            raise PermissionDenied("Brands release client holds; other holds are released by the operator.")
+        holds = theirs
     if not holds:
         raise ValidationError({"kind": ["There is no open hold you can release."]})
     if any(h.kind == HoldKind.EXCEPTION for h in holds) and order.lines.filter(item__isnull=True).exists():
@@ -394,10 +428,13 @@ def order_update_address(*, actor: Actor, order: Order, **ship_to: Any) -> Order
 
 
 def _reroute(actor: Actor, order: Order, reason: str) -> None:
+    """Release and allocate again in the caller's transaction; ``order`` is refreshed (allocate
+    works on its own locked copy of the row)."""
     allocation.release_allocations(order)
     order.warehouse = None
     transition(actor=actor, order=order, to=OrderStatus.RECEIVED, reason=reason)
     allocation.allocate(actor=actor, order=order)
+    order.refresh_from_db()
 
 
 @transaction.atomic
@@ -431,21 +468,27 @@ def order_update_lines(*, actor: Actor, order: Order, lines: list[dict]) -> Orde
         client_id=order.client_id,
         changes={"lines": [f"{s.quantity} x {s.sku}" for s in specs]},
     )
-    unknown = sorted({s.sku for s in specs if s.item is None})
+    problems = _sku_problems(specs)
     exception_holds = list(order.holds.filter(released_at__isnull=True, kind=HoldKind.EXCEPTION))
-    if unknown and not exception_holds:
+    if problems and exception_holds:
+        # Still not allocatable: the open hold names what is wrong now.
+        for hold in exception_holds:
+            hold.reason = "; ".join(problems)[:500]
+            hold.save(update_fields=["reason"])
+        return order
+    if problems:
         return order_hold(
-            actor=Actor.system("SKU check"),
-            order=order,
-            kind=HoldKind.EXCEPTION,
-            reason=f"Unknown SKU: {', '.join(unknown)}",
+            actor=Actor.system("SKU check"), order=order, kind=HoldKind.EXCEPTION, reason="; ".join(problems)
         )
-    if not unknown and exception_holds:
+    if exception_holds:
         return _release(actor, order, exception_holds)
-    if order.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
-        order.warehouse = None
-        transition(actor=actor, order=order, to=OrderStatus.RECEIVED, reason="lines changed")
+    if order.status == OrderStatus.ALLOCATED:
+        _reroute(actor, order, "lines changed")
+    elif order.status in (OrderStatus.RECEIVED, OrderStatus.BACKORDERED):
+        # A backorder that the new lines let through is released from backorder (allocate
+        # restarts its clock); one still short stays backordered.
         allocation.allocate(actor=actor, order=order)
+        order.refresh_from_db()
     return order
 
 

@@ -411,6 +411,12 @@ class ASNSerializer(ActorChoicesMixin, serializers.ModelSerializer):
     expected_units = serializers.IntegerField(read_only=True)
     received_units = serializers.IntegerField(read_only=True)
     putaway_units = serializers.IntegerField(read_only=True)
+    waiting_orders = serializers.IntegerField(
+        read_only=True, help_text="Backordered orders needing an item on it"
+    )
+    waiting_value = serializers.DecimalField(
+        max_digits=19, decimal_places=4, read_only=True, help_text="Their value (unit price x quantity)"
+    )
     milestones = ASNMilestoneSerializer(many=True, read_only=True)
     events = ASNEventSerializer(many=True, read_only=True)
 
@@ -446,6 +452,8 @@ class ASNSerializer(ActorChoicesMixin, serializers.ModelSerializer):
             "expected_units",
             "received_units",
             "putaway_units",
+            "waiting_orders",
+            "waiting_value",
             "lines",
             "milestones",
             "events",

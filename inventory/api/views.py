@@ -561,7 +561,7 @@ class ASNViewSet(
     queryset = ASN.objects.none()
     serializer_class = s.ASNSerializer
     filterset_class = ASNFilter
-    ordering_fields = ("created_at", "eta", "arrived_at")
+    ordering_fields = ("created_at", "eta", "arrived_at", "waiting_orders", "waiting_value")
     http_method_names = ["get", "post", "patch", "head", "options"]
     perms = {
         "list": Perm.INVENTORY_VIEW,

@@ -59,6 +59,9 @@ from inventory.models import (
     Receipt,
     Transfer,
 )
+from orders import allocation as order_allocation
+from orders import services as order_services
+from orders.models import Allocation, Order, OrderEvent, OrderHold, OrderLine, ShopifyConnection
 from tests.accounts.factories import UserFactory, WarehouseFactory, make_api_key
 from tests.inventory.factories import Node, make_item, make_node, stock
 
@@ -84,6 +87,8 @@ class Side:
     node_marker: str  # in its node's name: hidden from other clients, not from operator staff
     operator: User = field(init=False)  # a warehouse operator who works at the tenant's node only
     stock: Stock = field(init=False)
+    orders: list[Order] = field(init=False)  # allocated, on hold (unknown SKU), cancelled
+    shopify: ShopifyConnection = field(init=False)
     snapshot_query: tuple[str, list] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -135,7 +140,42 @@ def build_side(tenant, label: str) -> Side:
     )
     side.operator.warehouses.add(tenant.warehouse)
     side.stock = build_stock(side)
+    build_orders(side)
     return side
+
+
+def build_orders(side: Side) -> None:
+    """A tenant's orders, built through the services: one allocated from its stock, one on an
+    exception hold for an unknown SKU, one cancelled; and its Shopify store connection."""
+    system = Actor.system("tenancy matrix")
+    marker, u = side.marker, uuid.uuid4().hex[:8].upper()
+    ship_to = {
+        "ship_to_name": f"Buyer {marker}",
+        "ship_to_address1": "1 Main St",
+        "ship_to_city": "Hoboken",
+        "ship_to_state": "NJ",
+        "ship_to_zip": "07030",
+    }
+
+    def create(reference: str, lines: list[dict]) -> Order:
+        return order_services.order_create(
+            actor=system,
+            client=side.client,
+            external_reference=reference,
+            lines=lines,
+            ship_to=ship_to,
+            notes=f"Order {marker}",
+        )
+
+    allocated = create(f"{side.label}-ORD-{u}", [{"sku": side.stock.plain.sku, "quantity": 2}])
+    order_allocation.allocate(actor=system, order=allocated)
+    held = create(f"{side.label}-HELD-{u}", [{"sku": f"GHOST-{marker}", "quantity": 1}])
+    cancelled = create(f"{side.label}-CXL-{u}", [{"sku": side.stock.kit.sku, "quantity": 1}])
+    order_services.order_cancel(actor=system, order=cancelled, reason=f"Cancelled {marker}")
+    side.orders = [Order.objects.get(pk=o.pk) for o in (allocated, held, cancelled)]
+    side.shopify = ShopifyConnection.objects.create(
+        client=side.client, shop_domain=f"{marker}.myshopify.com", webhook_secret=f"secret-{marker}"
+    )
 
 
 @dataclass
@@ -327,6 +367,10 @@ def _counts_of(side: Side) -> set[int]:
     return set(CycleCount.objects.filter(warehouse__in=side.stock.nodes).values_list("pk", flat=True))
 
 
+def _orders_of(side: Side) -> set[int]:
+    return set(Order.objects.filter(client=side.client).values_list("pk", flat=True))
+
+
 # Keyed by the path up to a path parameter ("/api/v1/orders/{id}/lines/" for a nested one).
 COLLECTIONS: dict[str, Collection] = {
     "/api/v1/clients/": Collection(lambda s: [s.client.pk]),
@@ -363,6 +407,8 @@ COLLECTIONS: dict[str, Collection] = {
     "/api/v1/cycle-counts/": Collection(
         lambda s: [s.stock.count.pk], all_ids=_counts_of, staff_see_all=True, node_bound=True
     ),
+    "/api/v1/orders/": Collection(lambda s: [o.pk for o in s.orders], all_ids=_orders_of),
+    "/api/v1/shopify-connections/": Collection(lambda s: [s.shopify.pk]),
 }
 
 REGISTER_HINT = (
@@ -473,6 +519,7 @@ def query_probes(a: Side) -> dict[str, Any]:
         "reference": st.submitted_asn.reference,
         "lot_code": st.lot_balance.lot_code,
         "document_id": str(st.receiving_asn.pk),
+        "external_reference": a.orders[0].external_reference,
     }
 
 
@@ -480,7 +527,9 @@ def snapshot(a: Side) -> dict[str, str]:
     """Everything of A that B's actors must never change, new users and keys of A included (one
     query, compiled once per side: it runs after every write)."""
     if a.snapshot_query is None:
-        a.snapshot_query = fingerprint_query(snapshot_querysets(a) | inventory_querysets(a))
+        a.snapshot_query = fingerprint_query(
+            snapshot_querysets(a) | inventory_querysets(a) | order_querysets(a)
+        )
     with connection.cursor() as cursor:
         cursor.execute(*a.snapshot_query)
         return dict(cursor.fetchall())
@@ -525,6 +574,19 @@ def inventory_querysets(a: Side) -> dict[str, QuerySet]:
         "locations": Location.objects.filter(warehouse__in=nodes),
         "cycle_counts": CycleCount.objects.filter(warehouse__in=nodes),
         "cycle_counts.lines": CycleCountLine.objects.filter(Q(client=client) | Q(count__warehouse__in=nodes)),
+    }
+
+
+def order_querysets(a: Side) -> dict[str, QuerySet]:
+    """A's orders with their lines, reservations, holds and events, and its Shopify connection."""
+    client = a.client
+    return {
+        "orders": Order.objects.filter(client=client),
+        "orders.lines": OrderLine.objects.filter(client=client),
+        "orders.allocations": Allocation.objects.filter(client=client),
+        "orders.holds": OrderHold.objects.filter(client=client),
+        "orders.events": OrderEvent.objects.filter(client=client),
+        "shopify_connection": ShopifyConnection.objects.filter(client=client),
     }
 
 

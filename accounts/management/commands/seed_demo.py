@@ -141,9 +141,12 @@ class Command(BaseCommand):
         from django_scopes import scopes_disabled
 
         from inventory.demo import seed_inventory
+        from orders.demo import seed_orders
 
         with scopes_disabled():  # the system actor seeds every client
-            return seed_inventory(actor)
+            created = seed_inventory(actor)
+            seed_orders(actor)
+            return created
 
     def _user(self, actor: Actor, *, email: str, **fields) -> User:
         user = User.objects.filter(email=email).first()

@@ -1,0 +1,390 @@
+"""Order endpoints: list and detail, intake (one, bulk, CSV), the actions, the Shopify connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.models import Client
+from accounts.roles import Perm
+from fulfillment.api.errors import APIError, flatten_fields
+from fulfillment.api.schema import ErrorSerializer, error_responses
+from fulfillment.api.views import PlatformViewSet
+from orders import imports, selectors, services, shopify
+from orders.models import Order, ShopifyConnection
+
+from . import serializers as s
+from .filters import OrderFilter
+
+DUPLICATE_409 = OpenApiResponse(
+    ErrorSerializer,
+    description="Duplicate external reference (`code` duplicate_order, `existing_id` the existing order's "
+    "id), or the same Idempotency-Key still in flight.",
+)
+
+
+def _client_for(view, data: dict) -> Client:
+    """The client a write is for: a client's own, or the one staff named (and may see)."""
+    actor = view.actor
+    if actor.is_client:
+        return Client.objects.get(pk=actor.client_id)
+    client = data.get("client")
+    if client is None:
+        raise ValidationError({"client": ["Name the client this is for."]})
+    return client
+
+
+def _api_field(name: str) -> str:
+    """A service's field name as the API names it (``ship_to_zip`` -> ``ship_to.zip``)."""
+    return f"ship_to.{name.removeprefix('ship_to_')}" if name.startswith("ship_to_") else name
+
+
+def _api_errors(exc: ValidationError) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for name, messages in exc.message_dict.items():
+        fields.setdefault(_api_field(name), []).extend(messages)
+    return fields
+
+
+def _raise_api(exc: ValidationError):
+    from rest_framework.exceptions import ValidationError as DRFValidationError
+
+    raise DRFValidationError(_api_errors(exc)) from exc
+
+
+def _order_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    data.pop("client", None)
+    data["lines"] = [dict(line) for line in data["lines"]]
+    data["ship_to"] = dict(data["ship_to"])
+    return data
+
+
+def create_order(*, actor, client: Client, data: dict[str, Any]) -> Order:
+    """One order in its own savepoint; a duplicate reference (also one racing in at the same moment,
+    caught by the unique constraint) raises ``services.DuplicateOrder``."""
+    kwargs = _order_kwargs(data)
+    try:
+        with transaction.atomic():
+            return services.order_create(actor=actor, client=client, **kwargs)
+    except IntegrityError:
+        existing = Order.objects.filter(
+            client=client,
+            channel=kwargs.get("channel", "api"),
+            external_reference=kwargs["external_reference"],
+        ).first()
+        if existing is None:
+            raise
+        raise services.DuplicateOrder(existing) from None
+
+
+def _duplicate(exc: services.DuplicateOrder) -> APIError:
+    return APIError(
+        str(exc),
+        code="duplicate_order",
+        status_code=status.HTTP_409_CONFLICT,
+        fields={"external_reference": ["An order with this reference exists already."]},
+        extra={"existing_id": exc.existing.pk},
+    )
+
+
+def _order_action(summary: str, description: str, request=None):
+    return extend_schema(
+        summary=summary,
+        description=description + " A status that does not allow it is a 400 naming `status`.",
+        request=request,
+        responses={200: s.OrderSerializer, **error_responses(400, 404)},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List orders",
+        description="Orders with status, node, ship-by and line totals, newest first. `late` and `at_risk` "
+        "are computed against the current time (DOMAIN.md's alert rules).",
+    ),
+    retrieve=extend_schema(
+        summary="Get an order",
+        description="One order with its lines (and the item each SKU resolved to), allocations (node, bin, "
+        "lot, units), holds and the event timeline.",
+    ),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
+    queryset = Order.objects.none()
+    serializer_class = s.OrderSerializer
+    filterset_class = OrderFilter
+    ordering_fields = ("received_at", "ship_by", "external_reference", "status", "created_at")
+    perms = {
+        "list": Perm.ORDER_VIEW,
+        "retrieve": Perm.ORDER_VIEW,
+        "create": Perm.ORDER_MANAGE,
+        "bulk": Perm.ORDER_MANAGE,
+        "import_csv": Perm.ORDER_MANAGE,
+        "cancel": Perm.ORDER_MANAGE,
+        "hold": Perm.ORDER_MANAGE,
+        "release": Perm.ORDER_MANAGE,
+        "update_address": Perm.ORDER_MANAGE,
+        "update_lines": Perm.ORDER_MANAGE,
+        "reallocate": Perm.ORDER_REALLOCATE,
+    }
+
+    def get_serializer_class(self):
+        return s.OrderListSerializer if self.action == "list" else super().get_serializer_class()
+
+    def select(self):
+        qs = selectors.order_list(actor=self.actor)
+        return selectors.order_detail_prefetch(qs) if self.action != "list" else qs
+
+    def _out(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
+        fresh = selectors.order_get(actor=self.actor, pk=order.pk)
+        return Response(s.OrderSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+
+    def _form(self, serializer_class, data=None):
+        form = serializer_class(
+            data=self.request.data if data is None else data, context=self.get_serializer_context()
+        )
+        form.is_valid(raise_exception=True)
+        return dict(form.validated_data)
+
+    @extend_schema(
+        summary="Create an order",
+        description="One order. A client's key creates for its own client; staff name `client`. A "
+        "malformed order is a 400 naming the field and writes nothing. An unknown SKU is accepted onto an "
+        "exception hold naming it; an address that fails the US state/ZIP checks onto an address hold. A "
+        "duplicate `external_reference` (per client and channel) is a 409 carrying `existing_id`. The order "
+        "is routed and allocated right after it is committed.",
+        request=s.OrderCreateSerializer,
+        responses={201: s.OrderSerializer, 409: DUPLICATE_409},
+    )
+    def create(self, request, *args, **kwargs):
+        data = self._form(s.OrderCreateSerializer)
+        client = _client_for(self, data)
+        try:
+            order = create_order(actor=self.actor, client=client, data=data)
+        except services.DuplicateOrder as exc:
+            raise _duplicate(exc) from None
+        except ValidationError as exc:
+            _raise_api(exc)
+        return self._out(order, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Create orders in bulk",
+        description=f"Up to {s.MAX_BULK} orders per call, each shaped like the body of `POST /api/v1/orders/`. "
+        "Each order is created in its own savepoint, so one bad order does not stop the others. The answer "
+        "is a 200 with one result per order, in the request's order: `created` (with `id`), `duplicate` "
+        "(with `existing_id`) or `invalid` (with `errors`, field -> messages). More orders than allowed, or "
+        "no `orders` list, is a 400 naming `orders`.",
+        request=s.BulkCreateSerializer,
+        responses={200: s.BulkResponseSerializer},
+    )
+    @action(detail=False, methods=["post"], serializer_class=s.BulkCreateSerializer)
+    def bulk(self, request):
+        data = self._form(s.BulkCreateSerializer)
+        client = _client_for(self, data)
+        context = self.get_serializer_context()
+        results = []
+        for index, raw in enumerate(data["orders"]):
+            raw = {k: v for k, v in raw.items() if k != "client"}
+            form = s.OrderCreateSerializer(data=raw, context=context)
+            if not form.is_valid():
+                results.append({"index": index, "status": "invalid", "errors": flatten_fields(form.errors)})
+                continue
+            try:
+                order = create_order(actor=self.actor, client=client, data=dict(form.validated_data))
+            except services.DuplicateOrder as exc:
+                results.append({"index": index, "status": "duplicate", "existing_id": exc.existing.pk})
+            except ValidationError as exc:
+                results.append({"index": index, "status": "invalid", "errors": _api_errors(exc)})
+            else:
+                results.append({"index": index, "status": "created", "id": order.pk})
+        counts = {k: sum(r["status"] == k for r in results) for k in ("created", "duplicate", "invalid")}
+        body = {
+            "created": counts["created"],
+            "duplicates": counts["duplicate"],
+            "invalid": counts["invalid"],
+            "results": results,
+        }
+        return Response(s.BulkResponseSerializer(body).data)
+
+    @extend_schema(
+        summary="Import orders from CSV",
+        description="One row per order line, grouped into orders by `external_reference`. Columns: "
+        "external_reference, sku (or barcode), quantity (required); ship_to_name, ship_to_company, "
+        "ship_to_address1, ship_to_address2, ship_to_city, ship_to_state, ship_to_zip, ship_to_country, "
+        "ship_to_phone, ship_to_email, service_level, notes, gift_message (the order's header: rows of one "
+        "order must agree, or give it once); unit_price. The channel is `csv`; a reference that exists "
+        "already is a bad row. The whole file is checked first: any bad row rejects it (400, `error.rows` "
+        "names every bad row, column and reason) and nothing is written; a good file is written in one "
+        "transaction (201). `dry_run` checks only (200) and previews each order with the holds it will get.",
+        request={"multipart/form-data": s.OrderImportSerializer},
+        responses={200: s.OrderImportResultSerializer, 201: s.OrderImportResultSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+        serializer_class=s.OrderImportSerializer,
+    )
+    def import_csv(self, request):
+        data = self._form(s.OrderImportSerializer)
+        client = _client_for(self, data)
+        result = imports.import_orders(
+            actor=self.actor, client=client, upload=data["file"], dry_run=data["dry_run"]
+        )
+        body = s.OrderImportResultSerializer(result).data
+        if result.valid:
+            return Response(body, status=status.HTTP_200_OK if result.dry_run else status.HTTP_201_CREATED)
+        fields: dict[str, list[str]] = {}
+        for e in result.errors:
+            fields.setdefault(f"row {e.row}.{e.column}", []).append(e.message)
+        first = result.errors[0]
+        return Response(
+            {
+                "error": {
+                    "code": "invalid_file",
+                    "message": f"The file has {len(result.errors)} problem(s); nothing was imported. "
+                    f"Row {first.row}, {first.column}: {first.message}",
+                    "fields": fields,
+                    "rows": body["errors"],
+                }
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+
+    @_order_action(
+        "Cancel an order", "Before picking starts; its reservations are released.", s.CancelSerializer
+    )
+    @action(detail=True, methods=["post"], serializer_class=s.CancelSerializer)
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        data = self._form(s.CancelSerializer)
+        return self._call(services.order_cancel, order=order, **data)
+
+    @_order_action(
+        "Hold an order",
+        "Brands place client holds; staff also operator holds. Its reservations are released.",
+        s.HoldSerializer,
+    )
+    @action(detail=True, methods=["post"], serializer_class=s.HoldSerializer)
+    def hold(self, request, pk=None):
+        order = self.get_object()
+        data = self._form(s.HoldSerializer)
+        return self._call(services.order_hold, order=order, **data)
+
+    @_order_action(
+        "Release holds",
+        "Releases the open holds (of `kind`, when given) that you may release; when none is left the order "
+        "is routed and allocated again. Releasing a client-caused hold restarts the SLA clock.",
+        s.ReleaseSerializer,
+    )
+    @action(detail=True, methods=["post"], serializer_class=s.ReleaseSerializer)
+    def release(self, request, pk=None):
+        order = self.get_object()
+        data = self._form(s.ReleaseSerializer)
+        return self._call(services.order_release, order=order, kind=data.get("kind"))
+
+    @_order_action(
+        "Change the ship-to address",
+        "Until picking starts; the parts given replace the order's. A corrected address releases its address "
+        "hold; a doubtful one puts the order on an address hold.",
+        s.ShipToUpdateSerializer,
+    )
+    @action(
+        detail=True, methods=["post"], url_path="update-address", serializer_class=s.ShipToUpdateSerializer
+    )
+    def update_address(self, request, pk=None):
+        order = self.get_object()
+        data = self._form(s.ShipToUpdateSerializer)
+        if not data:
+            raise ValidationError({"non_field_errors": ["Give at least one part of the address."]})
+        return self._call(services.order_update_address, order=order, **data)
+
+    @_order_action(
+        "Replace the lines",
+        "Until picking starts; reservations are released and made again. Unknown SKUs put the order on an "
+        "exception hold naming them.",
+        s.UpdateLinesSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="update-lines", serializer_class=s.UpdateLinesSerializer)
+    def update_lines(self, request, pk=None):
+        order = self.get_object()
+        data = self._form(s.UpdateLinesSerializer)
+        lines = [dict(line) for line in data["lines"]]
+        return self._call(services.order_update_lines, order=order, lines=lines)
+
+    @_order_action(
+        "Re-allocate an order",
+        "Staff: release the reservations and route the order again (e.g. after stock moved).",
+    )
+    @action(detail=True, methods=["post"])
+    def reallocate(self, request, pk=None):
+        return self._call(services.order_reallocate, order=self.get_object())
+
+    def _call(self, service, **kwargs) -> Response:
+        try:
+            order = service(actor=self.actor, **kwargs)
+        except ValidationError as exc:
+            _raise_api(exc)
+        return self._out(order)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List Shopify connections",
+        description="The store connected to each client you see (a brand sees its own): the webhook URL to "
+        "subscribe `orders/create` to and whether a signing secret is set. The secret is never returned.",
+    ),
+    retrieve=extend_schema(summary="Get a Shopify connection", description="One client's store connection."),
+    create=extend_schema(
+        summary="Connect a Shopify store",
+        description="One per client: the shop's myshopify.com domain and the webhook signing secret (kept to "
+        "verify `X-Shopify-Hmac-Sha256`; write-only). Client admins for their own client; staff name `client`.",
+    ),
+    partial_update=extend_schema(
+        summary="Update a Shopify connection",
+        description="Change the domain, replace the secret, or pause intake (`active`: false answers "
+        "deliveries with 401).",
+    ),
+)
+class ShopifyConnectionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    PlatformViewSet,
+):
+    queryset = ShopifyConnection.objects.none()
+    serializer_class = s.ShopifyConnectionSerializer
+    ordering_fields = ("created_at",)
+    filterset_fields: list[str] = []
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    perms = {
+        "list": Perm.API_KEY_VIEW,
+        "retrieve": Perm.API_KEY_VIEW,
+        "create": shopify.MANAGE_PERMS,
+        "partial_update": shopify.MANAGE_PERMS,
+    }
+
+    def select(self):
+        return selectors.shopify_connection_list(actor=self.actor)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        client = _client_for(self, data)
+        data.pop("client", None)
+        serializer.instance = shopify.connection_create(actor=self.actor, client=client, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("client", None)
+        serializer.instance = shopify.connection_update(
+            actor=self.actor, connection=serializer.instance, **data
+        )
