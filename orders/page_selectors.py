@@ -31,30 +31,14 @@ from accounts.enums import Role
 
 from .enums import OrderStatus
 from .models import Allocation, Order, OrderEvent, OrderHold, OrderLine
+from .selectors import at_risk_q, late_q  # one definition of late and at risk
 
-AT_RISK_WINDOW = timedelta(hours=2)  # DOMAIN.md: not packed and ship_by within 2 hours
-NOT_PACKED = (
-    OrderStatus.RECEIVED,
-    OrderStatus.ON_HOLD,
-    OrderStatus.BACKORDERED,
-    OrderStatus.ALLOCATED,
-    OrderStatus.PICKING,
-)
-NOT_SHIPPED = (*NOT_PACKED, OrderStatus.PACKED, OrderStatus.EXCEPTION)
 SLA_LATE, SLA_AT_RISK = "late", "at_risk"
 
 
 def _sum(qs: QuerySet, field: str, agg) -> Coalesce:
     sub = qs.order_by().values("order").annotate(n=agg(field)).values("n")
     return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
-
-
-def late_q(now: datetime) -> Q:
-    return Q(status__in=NOT_SHIPPED, ship_by__lt=now)
-
-
-def at_risk_q(now: datetime) -> Q:
-    return Q(status__in=NOT_PACKED, ship_by__gte=now, ship_by__lte=now + AT_RISK_WINDOW)
 
 
 def order_list(*, actor: Actor, now: datetime | None = None) -> QuerySet[Order]:
