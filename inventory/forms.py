@@ -77,6 +77,27 @@ class ASNFilterForm(forms.Form):
     )
     client = forms.TypedChoiceField(label="Client", required=False, coerce=int, empty_value=None)
     warehouse = forms.TypedChoiceField(label="Node", required=False, coerce=int, empty_value=None)
+    sort = forms.ChoiceField(
+        label="Sort",
+        required=False,
+        choices=[
+            ("", "Newest first"),
+            ("eta", "Soonest ETA"),
+            ("waiting", "Most orders waiting"),
+            ("value", "Most value waiting"),
+        ],
+    )
+
+    ORDERINGS = {
+        "": ("-created_at", "-pk"),
+        "eta": ("eta", "pk"),
+        "waiting": ("-waiting_orders", "-created_at", "-pk"),
+        "value": ("-waiting_value", "-created_at", "-pk"),
+    }
+
+    def ordering(self) -> tuple[str, ...]:
+        key = self.cleaned_data.get("sort", "") if self.is_valid() else ""
+        return self.ORDERINGS.get(key or "", self.ORDERINGS[""])
 
     def __init__(self, *args, clients=None, warehouses=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -321,7 +321,7 @@ def move_list(request: HttpRequest) -> HttpResponse:
 @portal_page
 def asn_list(request: HttpRequest) -> HttpResponse:
     form = ASNFilterForm(request.GET or None)
-    asns = _filter_asns(selectors.asn_list(actor=request.actor), form).order_by("-created_at", "-pk")
+    asns = _filter_asns(selectors.asn_list(actor=request.actor), form).order_by(*form.ordering())
     context = {
         "form": form,
         "page": _page(request, asns),
@@ -873,7 +873,7 @@ def console_inbound(request: HttpRequest) -> HttpResponse:
         clients=account_selectors.client_list(actor=actor).order_by("name"),
         warehouses=account_selectors.warehouse_list(actor=actor),
     )
-    asns = _filter_asns(selectors.asn_list(actor=actor), form).order_by("-created_at", "-pk")
+    asns = _filter_asns(selectors.asn_list(actor=actor), form).order_by(*form.ordering())
     context = {"form": form, "page": _page(request, asns), "detail_url": "console-asn", "show_client": True}
     return _list(request, "inventory/console/inbound.html", "inventory/_asn_rows.html", context)
 

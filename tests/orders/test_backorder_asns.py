@@ -31,3 +31,17 @@ def test_asns_can_be_ordered_by_the_orders_waiting_on_them(tenant_a):
     tee_asn = make_asn(tenant_a.client, node.warehouse, [(tee, 5)])
     rows = tenant_a.api.get("/api/v1/asns/?ordering=-waiting_orders").json()["results"]
     assert [(r["id"], r["waiting_orders"]) for r in rows] == [(tee_asn.pk, 3), (mug_asn.pk, 1)]
+
+
+def test_the_portal_asn_list_sorts_by_orders_waiting(tenant_a, session_api):
+    node = make_node(tenant_a.warehouse)
+    tee, mug = make_item(tenant_a.client), make_item(tenant_a.client)
+    for item in (tee, tee, mug):
+        allocation.allocate(actor=SYSTEM, order=make_order(tenant_a.client, [(item, 1)]))
+    tee_asn = make_asn(tenant_a.client, node.warehouse, [(tee, 5)])  # older, two orders waiting
+    mug_asn = make_asn(tenant_a.client, node.warehouse, [(mug, 5)])  # newer, one order waiting
+    api = session_api(tenant_a.admin)
+    newest_first = api.get("/portal/asns/").content.decode()
+    assert newest_first.index(mug_asn.number) < newest_first.index(tee_asn.number)
+    most_waiting = api.get("/portal/asns/?sort=waiting").content.decode()
+    assert most_waiting.index(tee_asn.number) < most_waiting.index(mug_asn.number)
