@@ -101,3 +101,24 @@ def exception_handler(exc: Exception, context: dict):
 
 def json_error(code: str, message: str, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status_code)
+
+
+def file_import_response(result, body: dict):
+    """The answer to a CSV import: 200 (dry run) or 201 with ``body``, or one 400 in the error shape
+    naming every bad row and column (``result`` has ``valid``, ``dry_run`` and ``errors`` with
+    ``row``, ``column`` and ``message``; ``body["errors"]`` is their serialised list)."""
+    from rest_framework.response import Response
+
+    if result.valid:
+        return Response(body, status=status.HTTP_200_OK if result.dry_run else status.HTTP_201_CREATED)
+    fields: dict[str, list[str]] = {}
+    for e in result.errors:
+        fields.setdefault(f"row {e.row}.{e.column}", []).append(e.message)
+    first = result.errors[0]
+    message = (
+        f"The file has {len(result.errors)} problem(s); nothing was imported. "
+        f"Row {first.row}, {first.column}: {first.message}"
+    )
+    return Response(
+        error_body("invalid_file", message, fields, rows=body["errors"]), status=status.HTTP_400_BAD_REQUEST
+    )

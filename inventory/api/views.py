@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from accounts.models import Client
 from accounts.roles import Perm
+from fulfillment.api.errors import file_import_response
 from fulfillment.api.schema import error_responses
 from fulfillment.api.views import PlatformViewSet
 from inventory import imports, selectors, services
@@ -58,24 +59,7 @@ def _import_response(result: imports.ImportResult) -> Response:
             "errors": result.errors,
         }
     ).data
-    if result.valid:
-        return Response(body, status=status.HTTP_200_OK if result.dry_run else status.HTTP_201_CREATED)
-    fields: dict[str, list[str]] = {}
-    for e in result.errors:
-        fields.setdefault(f"row {e.row}.{e.column}", []).append(e.message)
-    first = result.errors[0]
-    return Response(
-        {
-            "error": {
-                "code": "invalid_file",
-                "message": f"The file has {len(result.errors)} problem(s); nothing was imported. "
-                f"Row {first.row}, {first.column}: {first.message}",
-                "fields": fields,
-                "rows": body["errors"],
-            }
-        },
-        status=status.HTTP_400_BAD_REQUEST,
-    )
+    return file_import_response(result, body)
 
 
 def import_schema(summary: str, description: str):

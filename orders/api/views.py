@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts.models import Client
 from accounts.roles import Perm
-from fulfillment.api.errors import APIError, flatten_fields
+from fulfillment.api.errors import APIError, file_import_response, flatten_fields
 from fulfillment.api.schema import ErrorSerializer, error_responses
 from fulfillment.api.views import PlatformViewSet
 from orders import imports, selectors, services, shopify
@@ -239,25 +239,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
         result = imports.import_orders(
             actor=self.actor, client=client, upload=data["file"], dry_run=data["dry_run"]
         )
-        body = s.OrderImportResultSerializer(result).data
-        if result.valid:
-            return Response(body, status=status.HTTP_200_OK if result.dry_run else status.HTTP_201_CREATED)
-        fields: dict[str, list[str]] = {}
-        for e in result.errors:
-            fields.setdefault(f"row {e.row}.{e.column}", []).append(e.message)
-        first = result.errors[0]
-        return Response(
-            {
-                "error": {
-                    "code": "invalid_file",
-                    "message": f"The file has {len(result.errors)} problem(s); nothing was imported. "
-                    f"Row {first.row}, {first.column}: {first.message}",
-                    "fields": fields,
-                    "rows": body["errors"],
-                }
-            },
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        return file_import_response(result, s.OrderImportResultSerializer(result).data)
 
     @_order_action(
         "Cancel an order", "Before picking starts; its reservations are released.", s.CancelSerializer
