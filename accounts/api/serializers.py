@@ -6,6 +6,7 @@ from rest_framework import serializers
 from accounts.enums import CLIENT_ROLES, Role
 from accounts.models import APIKey, AuditEvent, Client, User, Warehouse, WarehouseClosure
 from accounts.services import CLIENT_SETTINGS
+from fulfillment.api.serializers import UpdateRulesMixin
 
 
 class ActorScopedFieldsMixin:
@@ -28,7 +29,7 @@ class ActorScopedFieldsMixin:
         return fields
 
 
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(UpdateRulesMixin, serializers.ModelSerializer):
     account_managers = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=User.objects.filter(role=Role.ACCOUNT_MANAGER)
     )
@@ -55,11 +56,7 @@ class ClientSerializer(serializers.ModelSerializer):
         )
         read_only_fields = ("created_at", "updated_at")
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            fields["slug"].read_only = True  # the slug is the client's stable handle (URLs, CSV, keys)
-        return fields
+    fixed_on_update = ("slug",)  # the client's stable handle (URLs, CSV, keys)
 
 
 class WarehouseClosureSerializer(serializers.ModelSerializer):
@@ -93,7 +90,7 @@ class WarehouseSerializer(serializers.ModelSerializer):
         read_only_fields = ("created_at", "updated_at")
 
 
-class UserSerializer(ActorScopedFieldsMixin, serializers.ModelSerializer):
+class UserSerializer(UpdateRulesMixin, ActorScopedFieldsMixin, serializers.ModelSerializer):
     client = serializers.PrimaryKeyRelatedField(
         queryset=Client.objects.all(), required=False, allow_null=True, help_text="Required for client roles"
     )
@@ -116,12 +113,7 @@ class UserSerializer(ActorScopedFieldsMixin, serializers.ModelSerializer):
         )
         read_only_fields = ("is_active", "date_joined", "last_login")
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            fields["email"].read_only = True
-            fields["client"].read_only = True
-        return fields
+    fixed_on_update = ("email", "client")
 
 
 class APIKeySerializer(ActorScopedFieldsMixin, serializers.ModelSerializer):

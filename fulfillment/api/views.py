@@ -60,6 +60,19 @@ class PlatformAPIMixin:
     def actor(self):
         return self.request.actor
 
+    def client_for(self, data: dict):
+        """The client a write is for: a client's own, or the one staff named (serializers narrow
+        ``client`` to the clients the actor sees)."""
+        from django.core.exceptions import ValidationError
+
+        from accounts.models import Client
+
+        if self.actor.is_client:
+            return Client.objects.get(pk=self.actor.client_id)
+        if data.get("client") is None:
+            raise ValidationError({"client": ["Name the client this is for."]})
+        return data["client"]
+
 
 class PlatformAPIView(PlatformAPIMixin, APIView):
     pass

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import Client, Warehouse
 from accounts.selectors import warehouse_list
+from fulfillment.api.serializers import UpdateRulesMixin
 from inventory.enums import AdjustmentCode, LocationType, MilestoneKind, ReceiptCondition
 from inventory.models import (
     ASN,
@@ -80,7 +81,7 @@ class ComponentSerializer(serializers.Serializer):
         return super().to_representation(instance)
 
 
-class ItemSerializer(ActorChoicesMixin, serializers.ModelSerializer):
+class ItemSerializer(UpdateRulesMixin, ActorChoicesMixin, serializers.ModelSerializer):
     client = serializers.PrimaryKeyRelatedField(
         queryset=Client.objects.all(), required=False, help_text="Staff only; a client's key implies its own"
     )
@@ -107,12 +108,7 @@ class ItemSerializer(ActorChoicesMixin, serializers.ModelSerializer):
         )
         read_only_fields = ("created_at", "updated_at")
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            for name in ("client", "sku", "is_kit"):
-                fields[name].read_only = True
-        return fields
+    fixed_on_update = ("client", "sku", "is_kit")
 
 
 class NodeStockSerializer(serializers.Serializer):
@@ -148,7 +144,7 @@ class ImportResultSerializer(serializers.Serializer):
 # --- locations ---------------------------------------------------------------------------------
 
 
-class LocationSerializer(ActorChoicesMixin, serializers.ModelSerializer):
+class LocationSerializer(UpdateRulesMixin, ActorChoicesMixin, serializers.ModelSerializer):
     units = serializers.IntegerField(read_only=True, help_text="Units on hand in the bin, every client")
 
     class Meta:
@@ -169,12 +165,7 @@ class LocationSerializer(ActorChoicesMixin, serializers.ModelSerializer):
         )
         extra_kwargs = {"code": {"validators": []}}
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            fields["warehouse"].read_only = True
-            fields["code"].read_only = True
-        return fields
+    fixed_on_update = ("warehouse", "code")
 
 
 class LocationBulkSerializer(ActorChoicesMixin, serializers.Serializer):
@@ -397,7 +388,7 @@ class ASNMilestoneSerializer(serializers.ModelSerializer):
         extra_kwargs = {"occurred_at": {"required": False}}
 
 
-class ASNSerializer(ActorChoicesMixin, serializers.ModelSerializer):
+class ASNSerializer(UpdateRulesMixin, ActorChoicesMixin, serializers.ModelSerializer):
     client = serializers.PrimaryKeyRelatedField(
         queryset=Client.objects.all(), required=False, help_text="Staff only; a client's key implies its own"
     )
@@ -474,13 +465,8 @@ class ASNSerializer(ActorChoicesMixin, serializers.ModelSerializer):
         )
         extra_kwargs = {"reference": {"validators": []}}
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            fields["client"].read_only = True
-            fields["warehouse"].read_only = True
-            fields["lines"].required = False
-        return fields
+    fixed_on_update = ("client", "warehouse")
+    optional_on_update = ("lines",)
 
 
 class ASNListSerializer(ASNSerializer):

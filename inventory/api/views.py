@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from accounts.models import Client
 from accounts.roles import Perm
 from fulfillment.api.errors import file_import_response
 from fulfillment.api.schema import error_responses
@@ -27,17 +26,6 @@ from .filters import (
     MoveFilter,
     TransferFilter,
 )
-
-
-def _client_for(view, data: dict) -> Client:
-    """The client a write is for: a client's own, or the one staff named (and may see)."""
-    actor = view.actor
-    if actor.is_client:
-        return Client.objects.get(pk=actor.client_id)
-    client = data.get("client")
-    if client is None:
-        raise ValidationError({"client": ["Name the client this is for."]})
-    return client
 
 
 def _chosen(queryset, pk, field: str):
@@ -114,7 +102,7 @@ class ItemViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         data.pop("client", None)
         item = services.item_create(actor=self.actor, client=client, **data)
         serializer.instance = selectors.item_get(actor=self.actor, pk=item.pk)
@@ -151,7 +139,7 @@ class ItemViewSet(
     def import_csv(self, request):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        client = _client_for(self, form.validated_data)
+        client = self.client_for(form.validated_data)
         result = imports.import_items(
             actor=self.actor,
             client=client,
@@ -591,7 +579,7 @@ class ASNViewSet(
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         data.pop("client", None)
         lines = self._lines(data)
         asn = services.asn_create(
@@ -740,7 +728,7 @@ class ASNViewSet(
     def import_csv(self, request):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        client = _client_for(self, form.validated_data)
+        client = self.client_for(form.validated_data)
         result = imports.import_asns(
             actor=self.actor,
             client=client,

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Client
+from fulfillment.api.serializers import UpdateRulesMixin
 from inventory.api.serializers import ActorChoicesMixin
 from orders import selectors
 from orders.enums import Channel, HoldKind, OrderType, ServiceLevel
@@ -362,7 +363,7 @@ class OrderImportResultSerializer(serializers.Serializer):
 # --- Shopify -----------------------------------------------------------------------------------
 
 
-class ShopifyConnectionSerializer(ActorChoicesMixin, serializers.ModelSerializer):
+class ShopifyConnectionSerializer(UpdateRulesMixin, ActorChoicesMixin, serializers.ModelSerializer):
     client = serializers.PrimaryKeyRelatedField(
         queryset=Client.objects.all(), required=False, help_text="Staff only; a client's key implies its own"
     )
@@ -395,12 +396,8 @@ class ShopifyConnectionSerializer(ActorChoicesMixin, serializers.ModelSerializer
         read_only_fields = ("created_at", "updated_at")
         validators: list = []
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None and not isinstance(self.instance, list):
-            fields["client"].read_only = True
-            fields["webhook_secret"].required = False
-        return fields
+    fixed_on_update = ("client",)
+    optional_on_update = ("webhook_secret",)
 
     def get_webhook_secret_set(self, connection: ShopifyConnection) -> bool:
         return bool(connection.webhook_secret)

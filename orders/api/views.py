@@ -30,17 +30,6 @@ DUPLICATE_409 = OpenApiResponse(
 )
 
 
-def _client_for(view, data: dict) -> Client:
-    """The client a write is for: a client's own, or the one staff named (and may see)."""
-    actor = view.actor
-    if actor.is_client:
-        return Client.objects.get(pk=actor.client_id)
-    client = data.get("client")
-    if client is None:
-        raise ValidationError({"client": ["Name the client this is for."]})
-    return client
-
-
 def _api_field(name: str) -> str:
     """A service's field name as the API names it (``ship_to_zip`` -> ``ship_to.zip``)."""
     return f"ship_to.{name.removeprefix('ship_to_')}" if name.startswith("ship_to_") else name
@@ -165,7 +154,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
     )
     def create(self, request, *args, **kwargs):
         data = self._form(s.OrderCreateSerializer)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         try:
             order = create_order(actor=self.actor, client=client, data=data)
         except services.DuplicateOrder as exc:
@@ -187,7 +176,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
     @action(detail=False, methods=["post"], serializer_class=s.BulkCreateSerializer)
     def bulk(self, request):
         data = self._form(s.BulkCreateSerializer)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         context = self.get_serializer_context()
         results = []
         for index, raw in enumerate(data["orders"]):
@@ -235,7 +224,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
     )
     def import_csv(self, request):
         data = self._form(s.OrderImportSerializer)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         result = imports.import_orders(
             actor=self.actor, client=client, upload=data["file"], dry_run=data["dry_run"]
         )
@@ -360,7 +349,7 @@ class ShopifyConnectionViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        client = _client_for(self, data)
+        client = self.client_for(data)
         data.pop("client", None)
         serializer.instance = shopify.connection_create(actor=self.actor, client=client, **data)
 
