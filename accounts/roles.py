@@ -40,6 +40,15 @@ class Perm(StrEnum):
     ORDER_VIEW = "order.view"
     ORDER_MANAGE = "order.manage"  # create, edit, hold, release, cancel
     ORDER_REALLOCATE = "order.reallocate"  # staff: route and allocate again
+    WAVE_VIEW = "wave.view"  # waves and pick lists (staff)
+    FULFILL = "fulfillment.perform"  # waves, picking, packing, labels, voids, manifests
+    SHIPMENT_VIEW = "shipment.view"  # shipments, packages, tracking, labels and slips
+    TRACKING_RECORD = "tracking.record"  # post tracking events (staff integrations)
+    CARRIER_VIEW = "carrier.view"  # carriers, services, rate quotes
+    CARRIER_MANAGE = "carrier.manage"  # carriers, services, rate cards, box catalog
+    EVENT_VIEW = "event.view"  # the events feed
+    WEBHOOK_VIEW = "webhook.view"  # subscriptions and their delivery logs
+    WEBHOOK_MANAGE = "webhook.manage"  # subscribe, edit, replay, send a test event
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -62,6 +71,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ORDER_VIEW,
             Perm.ORDER_MANAGE,
             Perm.ORDER_REALLOCATE,
+            Perm.WAVE_VIEW,
+            Perm.SHIPMENT_VIEW,
+            Perm.TRACKING_RECORD,
+            Perm.CARRIER_VIEW,
+            Perm.EVENT_VIEW,
+            Perm.WEBHOOK_VIEW,
+            Perm.WEBHOOK_MANAGE,
         }
     ),
     Role.WAREHOUSE_OPERATOR: frozenset(
@@ -77,6 +93,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.COUNT,
             Perm.ASN_RECEIVE,
             Perm.ORDER_VIEW,
+            Perm.WAVE_VIEW,
+            Perm.FULFILL,
+            Perm.SHIPMENT_VIEW,
+            Perm.TRACKING_RECORD,
+            Perm.CARRIER_VIEW,
         }
     ),
     Role.CLIENT_ADMIN: frozenset(
@@ -94,6 +115,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ASN_MANAGE,
             Perm.ORDER_VIEW,
             Perm.ORDER_MANAGE,
+            Perm.SHIPMENT_VIEW,
+            Perm.CARRIER_VIEW,
+            Perm.EVENT_VIEW,
+            Perm.WEBHOOK_VIEW,
+            Perm.WEBHOOK_MANAGE,
         }
     ),
     Role.CLIENT_USER: frozenset(
@@ -107,6 +133,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ASN_MANAGE,
             Perm.ORDER_VIEW,
             Perm.ORDER_MANAGE,
+            Perm.SHIPMENT_VIEW,
+            Perm.CARRIER_VIEW,
+            Perm.EVENT_VIEW,
         }
     ),
 }

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "inventory",
     "orders",
+    "shipments",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ class OrderStatus(models.TextChoices):
     ALLOCATED = "allocated", "Allocated"
     PICKING = "picking", "Picking"
     PACKED = "packed", "Packed"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
     CANCELLED = "cancelled", "Cancelled"
@@ -34,8 +35,14 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
             OrderStatus.EXCEPTION,
         }
     ),
-    OrderStatus.PICKING: frozenset({OrderStatus.PACKED, OrderStatus.EXCEPTION}),
-    OrderStatus.PACKED: frozenset({OrderStatus.SHIPPED, OrderStatus.EXCEPTION}),
+    # A split order ships from each node on its own: partially shipped until the last one leaves.
+    OrderStatus.PICKING: frozenset(
+        {OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.EXCEPTION}
+    ),
+    OrderStatus.PACKED: frozenset(
+        {OrderStatus.PICKING, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.EXCEPTION}
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED, OrderStatus.EXCEPTION}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED, OrderStatus.EXCEPTION}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),

@@ -45,7 +45,7 @@ class Order(models.Model):
     tags = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
     currency = models.CharField(max_length=3, default="USD")
-    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
     warehouse = models.ForeignKey(
         Warehouse,
         null=True,
@@ -133,8 +133,8 @@ class OrderEvent(ActorStamp):
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, choices=OrderStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

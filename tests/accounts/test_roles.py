@@ -38,6 +38,13 @@ EXPECTED = {
         Perm.ORDER_VIEW,
         Perm.ORDER_MANAGE,
         Perm.ORDER_REALLOCATE,
+        Perm.WAVE_VIEW,
+        Perm.SHIPMENT_VIEW,
+        Perm.TRACKING_RECORD,
+        Perm.CARRIER_VIEW,
+        Perm.EVENT_VIEW,
+        Perm.WEBHOOK_VIEW,
+        Perm.WEBHOOK_MANAGE,
     },
     WO: {
         Perm.CONSOLE,
@@ -51,6 +58,11 @@ EXPECTED = {
         Perm.COUNT,
         Perm.ASN_RECEIVE,
         Perm.ORDER_VIEW,
+        Perm.WAVE_VIEW,
+        Perm.FULFILL,
+        Perm.SHIPMENT_VIEW,
+        Perm.TRACKING_RECORD,
+        Perm.CARRIER_VIEW,
     },
     CA: {
         Perm.PORTAL,
@@ -66,6 +78,11 @@ EXPECTED = {
         Perm.ASN_MANAGE,
         Perm.ORDER_VIEW,
         Perm.ORDER_MANAGE,
+        Perm.SHIPMENT_VIEW,
+        Perm.CARRIER_VIEW,
+        Perm.EVENT_VIEW,
+        Perm.WEBHOOK_VIEW,
+        Perm.WEBHOOK_MANAGE,
     },
     CU: {
         Perm.PORTAL,
@@ -77,6 +94,9 @@ EXPECTED = {
         Perm.ASN_MANAGE,
         Perm.ORDER_VIEW,
         Perm.ORDER_MANAGE,
+        Perm.SHIPMENT_VIEW,
+        Perm.CARRIER_VIEW,
+        Perm.EVENT_VIEW,
     },
 }
 

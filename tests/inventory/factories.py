@@ -22,10 +22,12 @@ class Node:
     quarantine: Location
     bins: list[Location]  # pick bins, in pick-path order
     reserve: list[Location]
+    staging: Location | None = None  # where picked units wait for packing
 
 
 def make_node(warehouse: Warehouse, *, bins: int = 4) -> Node:
-    """A receiving dock, a quarantine bin, ``bins`` pick bins and two reserve bins at ``warehouse``."""
+    """A receiving dock, a quarantine bin, a staging area, ``bins`` pick bins and two reserve bins
+    at ``warehouse``."""
     dock = services.location_create(
         actor=SYSTEM, warehouse=warehouse, code="DOCK-1", type=LocationType.RECEIVING
     )
@@ -44,7 +46,10 @@ def make_node(warehouse: Warehouse, *, bins: int = 4) -> Node:
     reserve = services.locations_bulk_create(
         actor=SYSTEM, warehouse=warehouse, zone="R", aisles="01", bays="01-02", levels="1", type="reserve"
     ).created
-    return Node(warehouse, dock, quarantine, list(pick), list(reserve))
+    staging = services.location_create(
+        actor=SYSTEM, warehouse=warehouse, code="STAGE-1", type=LocationType.STAGING
+    )
+    return Node(warehouse, dock, quarantine, list(pick), list(reserve), staging)
 
 
 def make_item(client: Client, sku: str | None = None, *, barcode: str | None = None, **fields) -> Item:

@@ -1,0 +1,96 @@
+"""The outbox: ``emit`` writes one ``Event`` row in the caller's transaction; after commit a Celery
+task fans it out to the client's webhook subscriptions (``shipments.webhooks``). The pull feed
+(``GET /api/v1/events/``) reads the same rows, so an integration can reconcile what it missed.
+
+Payload builders live here so a webhook, the feed and a replay always carry the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django_scopes import scope
+
+from .models import Event
+
+
+def emit(*, client_id: int, type: str, data: dict[str, Any]) -> Event:
+    """Record one event for one client (in the current transaction) and deliver it after commit."""
+    with scope(client=client_id):
+        event = Event.objects.create(client_id=client_id, type=type, payload=data)
+    event_id = event.pk
+    transaction.on_commit(lambda: _fan_out(event_id, client_id))
+    return event
+
+
+def _fan_out(event_id: int, client_id: int) -> None:
+    from .tasks import fan_out_event
+
+    fan_out_event.delay(event_id, client_id)
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    """What a subscriber receives and what the feed lists: the same object, byte for byte."""
+    return {
+        "id": event.webhook_id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "client": event.client_id,
+        "data": event.payload,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def order_data(order) -> dict[str, Any]:
+    return {
+        "order_id": order.pk,
+        "number": order.number,
+        "external_reference": order.external_reference,
+        "channel": order.channel,
+        "status": order.status,
+        "service_level": order.service_level,
+        "warehouse": order.warehouse.code if order.warehouse_id else None,
+        "received_at": _iso(order.received_at),
+        "ship_by": _iso(order.ship_by),
+        "shipped_at": _iso(order.shipped_at),
+        "delivered_at": _iso(order.delivered_at),
+        "cancelled_at": _iso(order.cancelled_at),
+    }
+
+
+def shipment_data(shipment) -> dict[str, Any]:
+    return {
+        "shipment_id": shipment.pk,
+        "number": shipment.number,
+        "order_id": shipment.order_id,
+        "order_external_reference": shipment.order.external_reference,
+        "status": shipment.status,
+        "warehouse": shipment.warehouse.code,
+        "carrier": shipment.carrier.code if shipment.carrier_id else None,
+        "service": shipment.service.code if shipment.service_id else None,
+        "tracking_number": shipment.tracking_number or None,
+        "shipped_at": _iso(shipment.shipped_at),
+        "estimated_delivery_date": (
+            shipment.estimated_delivery_date.isoformat() if shipment.estimated_delivery_date else None
+        ),
+        "delivered_at": _iso(shipment.delivered_at),
+        "exception_reason": shipment.exception_reason or None,
+    }
+
+
+def asn_data(asn) -> dict[str, Any]:
+    return {
+        "asn_id": asn.pk,
+        "number": asn.number,
+        "reference": asn.reference,
+        "po_reference": asn.po_reference,
+        "status": asn.status,
+        "warehouse": asn.warehouse.code,
+        "arrived_at": _iso(asn.arrived_at),
+        "received_at": _iso(asn.received_at),
+        "stocked_at": _iso(asn.stocked_at),
+    }
