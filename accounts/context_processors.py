@@ -15,9 +15,17 @@ def navigation(request):
             items += [("console-inbound", "Inbound"), ("console-discrepancies", "Discrepancies")]
         if actor.can(Perm.ORDER_VIEW):
             items.append(("console-orders", "Orders"))
+        if actor.can(Perm.SHIPMENT_VIEW):
+            items += [
+                ("console-shipments", "Shipments"),
+                ("console-shipment-exceptions", "Exceptions"),
+                ("console-manifests", "Manifests"),
+            ]
     if actor.can(Perm.WAREHOUSE_FLOOR):
         items += [("floor-dock", "Dock"), ("floor-receiving", "Receiving"), ("floor-putaway", "Putaway")]
         items.append(("floor-counts", "Counts"))
+    if actor.can(Perm.FULFILL):
+        items += [("floor-waves", "Waves"), ("floor-pack", "Pack"), ("floor-ship", "Ship")]
     if actor.can(Perm.PORTAL):
         items.append(("portal-home", "Overview"))
         if actor.can(Perm.INVENTORY_VIEW):
@@ -29,6 +37,10 @@ def navigation(request):
             items.append(("portal-asns", "ASNs"))
         if actor.can(Perm.ORDER_VIEW):
             items.append(("portal-orders", "Orders"))
+        if actor.can(Perm.SHIPMENT_VIEW):
+            items.append(("portal-shipments", "Shipments"))
+        if actor.can(Perm.WEBHOOK_VIEW):
+            items.append(("portal-webhooks", "Webhooks"))
         if actor.can(Perm.USER_VIEW):
             items.append(("portal-users", "Users"))
         if actor.can(Perm.API_KEY_VIEW):

@@ -265,6 +265,10 @@ SPECTACULAR_SETTINGS = {
         "BarcodeKindEnum": "inventory.models.ItemBarcode.Kind",
         "OrderStatusEnum": "orders.enums.OrderStatus",
         "HoldKindEnum": "orders.enums.HoldKind",
+        "DeliveryStatusEnum": "shipments.enums.DeliveryStatus",
+        "EventTypeEnum": "shipments.enums.EventType",
+        "ShipmentStatusEnum": "shipments.enums.ShipmentStatus",
+        "TrackingStatusEnum": "shipments.enums.TrackingStatus",
     },
 }
 
@@ -287,6 +291,7 @@ else:
     # Longer than any countdown or ETA we use, so a slow task is not redelivered while it runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -306,7 +311,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.take_inventory_snapshots",
         "schedule": crontab(minute=5),
     },
+    "deliver-due-webhooks": {
+        # Picks up webhook retries whose delay was longer than a countdown (or whose task was lost).
+        "task": "shipments.tasks.deliver_due_webhooks",
+        "schedule": 60,
+    },
+    "low-stock-sweep": {
+        "task": "shipments.tasks.low_stock_sweep",
+        "schedule": crontab(minute=35),
+    },
 }
+
+# --- Outbound webhooks (shipments.webhooks) ----------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Retries due sooner than this go out as a Celery countdown (well under the broker's visibility
+# timeout); later ones are picked up by the every-minute sweep.
+WEBHOOK_MAX_COUNTDOWN_SECONDS = 3600
+# http:// URLs and private, loopback or link-local hosts (SSRF): allowed only in development.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+WEBHOOK_REPLAY_MAX_EVENTS = 10_000
+# The feed lists an event once it is this old, so an event that committed after a newer one is
+# not skipped by a reader's cursor (see the README).
+EVENTS_FEED_SETTLE_SECONDS = env.float("EVENTS_FEED_SETTLE_SECONDS", default=2.0)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOGGING = {

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fulfillment import health
 from orders import shopify
+from shipments import carrier_webhook
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -21,6 +22,11 @@ urlpatterns = [
         "webhooks/shopify/<str:token>/orders-create/",
         shopify.orders_create_webhook,
         name="shopify-orders-create",
+    ),
+    path(
+        "webhooks/carriers/<str:token>/tracking/",
+        carrier_webhook.carrier_tracking_webhook,
+        name="carrier-tracking-webhook",
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -107,6 +107,8 @@ def post_move(
     if quantity > 0 and balance.location.type in SELLABLE_LOCATION_TYPES:
         client_id, item_id = balance.client_id, balance.item_id
         transaction.on_commit(lambda: stock_became_sellable(client_id, item_id))
+    if balance.location.type in SELLABLE_LOCATION_TYPES:
+        low_stock_check(balance.client_id, balance.item_id)
     with scope(client=balance.client_id):
         Balance.objects.filter(pk=balance.pk).update(**updates)
         balance.refresh_from_db(fields=["on_hand", "allocated", "received_at"])
@@ -139,6 +141,18 @@ def stock_became_sellable(client_id: int, item_id: int) -> None:
     from fulfillment.celery import app
 
     app.signature("orders.tasks.allocate_backorders", args=(client_id, [item_id])).delay()
+
+
+def low_stock_check(client_id: int, item_id: int) -> None:
+    """After commit: compare the item's available units with its reorder point (shipments.tasks,
+    by name, so the ledger does not depend on the shipments app)."""
+
+    def send() -> None:
+        from fulfillment.celery import app
+
+        app.signature("shipments.tasks.check_low_stock", args=(client_id, [item_id])).delay()
+
+    transaction.on_commit(send)
 
 
 def relocate(

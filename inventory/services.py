@@ -557,6 +557,10 @@ UNREVERSIBLE = {
     MoveReason.RELOCATION: "A relocation is a pair of moves: move the units back with a relocation.",
     MoveReason.TRANSFER_OUT: "A transfer is in transit or received: send the units back with a transfer.",
     MoveReason.TRANSFER_IN: "A transfer is in transit or received: send the units back with a transfer.",
+    # Picks and shipments move reserved units for an order: a reversal would leave the order's
+    # reservation pointing at stock that is no longer there.
+    MoveReason.PICK: "A pick belongs to its wave and order: record a short pick or cancel the order instead.",
+    MoveReason.SHIP: "The units left the building with their shipment: receive a return to bring them back.",
 }
 
 
@@ -610,6 +614,10 @@ def _asn_transition(*, actor: Actor, asn: ASN, to: str, reason: str = "", at: da
         reason=reason[:500],
         **_stamp(actor),
     )
+    if event_type := {ASNStatus.ARRIVED: "asn.arrived", ASNStatus.RECEIVED: "asn.received"}.get(to):
+        from shipments import events  # the outbox row, in this transaction
+
+        events.emit(client_id=asn.client_id, type=event_type, data=events.asn_data(asn))
     return asn
 
 

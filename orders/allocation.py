@@ -219,3 +219,62 @@ def allocate(*, actor: Actor, order: Order) -> str:
         nodes_label = ", ".join(n.code for n in used_nodes)
         transition(actor=actor, order=order, to=OrderStatus.ALLOCATED, reason=f"at {nodes_label}")
         return order.status
+
+
+def allocate_part(
+    *,
+    order: Order,
+    line: OrderLine,
+    item_id: int,
+    quantity: int,
+    nodes: list,
+    exclude_balance_ids: frozenset[int] = frozenset(),
+) -> list[Allocation]:
+    """Reserve ``quantity`` more units of one item for one order line at ``nodes`` (in the order
+    given: the first node is tried first), e.g. the shortfall of a short pick. Candidate balances
+    are locked in primary-key order and taken FEFO/FIFO/pick path within each node, never beyond
+    ``on_hand - allocated``. All or nothing: an empty list (nothing written) when ``nodes``
+    cannot cover the whole quantity. The caller holds the order's row lock."""
+    with transaction.atomic(), scope(client=order.client_id):
+        balances = list(
+            Balance.objects.select_for_update(of=("self",))
+            .filter(
+                client_id=order.client_id,
+                item_id=item_id,
+                warehouse__in=nodes,
+                location__type__in=SELLABLE_LOCATION_TYPES,
+                location__active=True,
+                on_hand__gt=F("allocated"),
+            )
+            .exclude(pk__in=exclude_balance_ids)
+            .select_related("location")
+            .order_by("pk")
+        )
+        rank = {node.pk: i for i, node in enumerate(nodes)}
+        balances.sort(key=lambda b: (rank[b.warehouse_id], *_pick_order(b)))
+        if sum(b.on_hand - b.allocated for b in balances) < quantity:
+            return []
+        rows, wanted = [], quantity
+        for balance in balances:
+            take = min(wanted, balance.on_hand - balance.allocated)
+            if take <= 0:
+                continue
+            wanted -= take
+            rows.append(
+                Allocation(
+                    client_id=order.client_id,
+                    order=order,
+                    line=line,
+                    item_id=item_id,
+                    balance=balance,
+                    warehouse_id=balance.warehouse_id,
+                    location_id=balance.location_id,
+                    lot_code=balance.lot_code,
+                    quantity=take,
+                )
+            )
+            if wanted == 0:
+                break
+        for row in sorted(rows, key=lambda r: r.balance_id):
+            Balance.objects.filter(pk=row.balance_id).update(allocated=F("allocated") + row.quantity)
+        return Allocation.objects.bulk_create(rows)

@@ -36,8 +36,15 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     # A split order ships from each node on its own: partially shipped until the last one leaves.
+    # Back to allocated when its wave is cancelled before any unit was picked (shipments.waves).
     OrderStatus.PICKING: frozenset(
-        {OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.EXCEPTION}
+        {
+            OrderStatus.ALLOCATED,
+            OrderStatus.PACKED,
+            OrderStatus.PARTIALLY_SHIPPED,
+            OrderStatus.SHIPPED,
+            OrderStatus.EXCEPTION,
+        }
     ),
     OrderStatus.PACKED: frozenset(
         {OrderStatus.PICKING, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.EXCEPTION}

@@ -102,7 +102,30 @@ def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Orde
         reason=reason[:500],
         **_stamp(actor),
     )
+    _emit_status_event(order, to)
     return order
+
+
+# Order statuses a brand's webhooks and events feed hear about (order.created is emitted by intake).
+EVENT_ON_ENTERING = {
+    OrderStatus.ALLOCATED: "order.allocated",
+    OrderStatus.BACKORDERED: "order.backordered",
+    OrderStatus.CANCELLED: "order.cancelled",
+    OrderStatus.SHIPPED: "order.shipped",
+    OrderStatus.DELIVERED: "order.delivered",
+}
+
+
+def _emit_status_event(order: Order, to: str) -> None:
+    """The outbox row, in the transition's transaction. Reserving or releasing stock changes what
+    is available, so the order's items are checked against their reorder points after commit."""
+    from shipments import events, webhooks
+
+    if event_type := EVENT_ON_ENTERING.get(to):
+        events.emit(client_id=order.client_id, type=event_type, data=events.order_data(order))
+    with scope(client=order.client_id):
+        item_ids = list(order.allocations.order_by().values_list("item_id", flat=True).distinct())
+    webhooks.enqueue_low_stock_check(order.client_id, item_ids)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -290,6 +313,9 @@ def order_create(
         )
         order.save(update_fields=["released_at", "ship_by", "updated_at"])
         _enqueue_allocation(order)
+    from shipments import events
+
+    events.emit(client_id=client.pk, type="order.created", data=events.order_data(order))
     return order
 
 

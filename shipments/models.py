@@ -580,3 +580,23 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.response_status or self.error}"
+
+
+class LowStockState(models.Model):
+    """Whether one item is low at one node right now: ``inventory.low_stock`` is emitted when
+    ``low_since`` goes from empty to set (once per crossing) and cleared when stock recovers."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="+")
+    low_since = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(client="client")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "item", "warehouse"], name="uniq_low_stock_state")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}@{self.warehouse_id}: {'low' if self.low_since else 'ok'}"

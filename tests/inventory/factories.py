@@ -47,7 +47,7 @@ def make_node(warehouse: Warehouse, *, bins: int = 4) -> Node:
         actor=SYSTEM, warehouse=warehouse, zone="R", aisles="01", bays="01-02", levels="1", type="reserve"
     ).created
     staging = services.location_create(
-        actor=SYSTEM, warehouse=warehouse, code="STAGE-1", type=LocationType.STAGING
+        actor=SYSTEM, warehouse=warehouse, code="OUTBOUND-1", type=LocationType.STAGING
     )
     return Node(warehouse, dock, quarantine, list(pick), list(reserve), staging)
 

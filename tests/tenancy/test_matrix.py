@@ -25,13 +25,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import Resolver404, resolve
 from django_scopes import ScopeError, scope
 from rest_framework.permissions import SAFE_METHODS
@@ -62,6 +62,24 @@ from inventory.models import (
 from orders import allocation as order_allocation
 from orders import services as order_services
 from orders.models import Allocation, Order, OrderEvent, OrderHold, OrderLine, ShopifyConnection
+from shipments.demo_carriers import seed_boxes, seed_carriers
+from shipments.models import (
+    BoxType,
+    Carrier,
+    CarrierService,
+    Event,
+    Manifest,
+    Package,
+    PackageLine,
+    PickTask,
+    Shipment,
+    ShortPick,
+    TrackingEvent,
+    VoidedLabel,
+    Wave,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from tests.accounts.factories import UserFactory, WarehouseFactory, make_api_key
 from tests.inventory.factories import Node, make_item, make_node, stock
 
@@ -89,6 +107,9 @@ class Side:
     stock: Stock = field(init=False)
     orders: list[Order] = field(init=False)  # allocated, on hold (unknown SKU), cancelled
     shopify: ShopifyConnection = field(init=False)
+    webhook: WebhookSubscription = field(init=False)
+    floor: Floor = field(init=False)  # a wave picked and an order packed at its node
+    shipping: Shipping = field(init=False)  # parcels labelled, manifested and tracked
     snapshot_query: tuple[str, list] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -141,7 +162,109 @@ def build_side(tenant, label: str) -> Side:
     side.operator.warehouses.add(tenant.warehouse)
     side.stock = build_stock(side)
     build_orders(side)
+    seed_carriers()  # carriers are shared by every tenant (idempotent)
+    seed_boxes(side.warehouse)
+    side.floor = build_floor(side)
+    side.shipping = build_shipping(side)
+    build_webhooks(side)
     return side
+
+
+def build_webhooks(side: Side) -> None:
+    """A subscription with a delivery of one of the tenant's events; the events (order.created...,
+    asn.arrived... written by the services above) are made older than the feed's settle window."""
+    side.webhook = WebhookSubscription.objects.create(
+        client=side.client, url=f"https://example.com/{side.marker}", description=f"Hook {side.marker}"
+    )
+    Event.objects.filter(client=side.client).update(created_at=F("created_at") - timedelta(minutes=1))
+    WebhookDelivery.objects.create(
+        client=side.client, subscription=side.webhook, event=Event.objects.filter(client=side.client).first()
+    )
+
+
+@dataclass
+class Shipping:
+    labelled: Shipment  # a label bought, waiting at the dock
+    shipped: Shipment  # handed over on a manifest, with a carrier tracking event
+    manifest: Manifest
+
+
+def build_shipping(side: Side) -> Shipping:
+    """A tenant's parcels, through the services: one order labelled and manifested (shipped, then
+    tracked), one labelled and waiting for pickup."""
+    from shipments.services.shipping import buy_label, manifest_close
+    from shipments.services.tracking import record_tracking_event
+    from tests.shipments.factories import pack_order
+
+    system = Actor.system("tenancy matrix")
+
+    def labelled() -> Shipment:
+        order = order_services.order_create(
+            actor=system,
+            client=side.client,
+            external_reference=f"{side.label}-SHIP-{uuid.uuid4().hex[:8].upper()}",
+            lines=[{"sku": side.stock.plain.sku, "quantity": 1}],
+            ship_to={
+                "ship_to_name": f"Buyer {side.marker}",
+                "ship_to_address1": "1 Main St",
+                "ship_to_city": "Hoboken",
+                "ship_to_state": "NJ",
+                "ship_to_zip": "07030",
+            },
+        )
+        order_allocation.allocate(actor=system, order=order)
+        return buy_label(actor=system, shipment=pack_order(order, side.stock.node))
+
+    shipped = labelled()
+    manifest = manifest_close(actor=system, warehouse=side.warehouse, carrier=shipped.carrier)
+    shipped = Shipment.objects.get(pk=shipped.pk)
+    record_tracking_event(
+        actor=system,
+        shipment=shipped,
+        status="in_transit",
+        occurred_at=shipped.shipped_at,
+        location=f"Hub {side.marker}",
+        source="carrier",
+        external_id=f"evt-{side.marker}",
+    )
+    return Shipping(labelled=labelled(), shipped=shipped, manifest=manifest)
+
+
+@dataclass
+class Floor:
+    wave: Wave
+    picks: list[int]
+    shipment: Shipment  # packed, waiting for its label: a pack session
+    packages: list[int]
+
+
+def build_floor(side: Side) -> Floor:
+    """A tenant's floor work, through the services: an order of its plain item waved, picked and
+    packed at its node."""
+    from tests.shipments.factories import pack_order
+
+    order = order_services.order_create(
+        actor=Actor.system("tenancy matrix"),
+        client=side.client,
+        external_reference=f"{side.label}-FLOOR-{uuid.uuid4().hex[:8].upper()}",
+        lines=[{"sku": side.stock.plain.sku, "quantity": 1}],
+        ship_to={
+            "ship_to_name": f"Buyer {side.marker}",
+            "ship_to_address1": "1 Main St",
+            "ship_to_city": "Hoboken",
+            "ship_to_state": "NJ",
+            "ship_to_zip": "07030",
+        },
+    )
+    order_allocation.allocate(actor=Actor.system("tenancy matrix"), order=order)
+    shipment = pack_order(order, side.stock.node)
+    picks = PickTask.objects.filter(order=order).order_by("pk")
+    return Floor(
+        wave=picks[0].wave,
+        picks=list(picks.values_list("pk", flat=True)),
+        shipment=shipment,
+        packages=list(Package.objects.filter(shipment=shipment).values_list("pk", flat=True)),
+    )
 
 
 def build_orders(side: Side) -> None:
@@ -316,6 +439,7 @@ class Collection:
     all_ids: Callable[[Side], set] | None = None
     staff_see_all: bool = False
     node_bound: bool = False
+    shared: bool = False  # operator data every role reads alike (carriers): no tenant owns it
 
     def first(self, side: Side) -> int | str:
         return self.objects(side)[0]
@@ -367,6 +491,11 @@ def _counts_of(side: Side) -> set[int]:
     return set(CycleCount.objects.filter(warehouse__in=side.stock.nodes).values_list("pk", flat=True))
 
 
+def _events_of(side: Side) -> list[str]:
+    events = Event.objects.filter(client=side.client).order_by("pk")
+    return [f"evt_{pk}" for pk in events.values_list("pk", flat=True)]
+
+
 def _orders_of(side: Side) -> set[int]:
     return set(Order.objects.filter(client=side.client).values_list("pk", flat=True))
 
@@ -409,6 +538,38 @@ COLLECTIONS: dict[str, Collection] = {
     ),
     "/api/v1/orders/": Collection(lambda s: [o.pk for o in s.orders], all_ids=_orders_of),
     "/api/v1/shopify-connections/": Collection(lambda s: [s.shopify.pk]),
+    # Subscriptions (their deliveries are nested under them) and the events feed, whose rows are
+    # the webhook bodies: ``id`` is ``evt_<id>``.
+    "/api/v1/webhooks/": Collection(lambda s: [s.webhook.pk]),
+    "/api/v1/events/": Collection(lambda s: _events_of(s)[:1], all_ids=lambda s: set(_events_of(s))),
+    # The floor: a wave holds many brands' orders but is seen only at its node (operators working
+    # there, account managers of clients served there); picks, pack sessions and packages are the
+    # client's rows.
+    "/api/v1/waves/": Collection(lambda s: [s.floor.wave.pk]),
+    "/api/v1/picks/": Collection(lambda s: s.floor.picks),
+    "/api/v1/pack-sessions/": Collection(lambda s: [s.floor.shipment.pk]),
+    "/api/v1/packages/": Collection(lambda s: s.floor.packages),
+    # Carriers and their services are operator data every role reads; a box catalog belongs to a
+    # node (seen like the node: staff every node, a client its own nodes).
+    "/api/v1/carriers/": Collection(lambda s: [c.pk for c in Carrier.objects.order_by("pk")], shared=True),
+    "/api/v1/services/": Collection(
+        lambda s: list(CarrierService.objects.order_by("pk").values_list("pk", flat=True)[:3]), shared=True
+    ),
+    "/api/v1/rate-quotes/": Collection(lambda s: [], shared=True),
+    # Shipments are the client's; a manifest (one carrier's parcels at one node, every brand's)
+    # is the operator's, seen like its node.
+    "/api/v1/shipments/": Collection(
+        lambda s: [s.shipping.shipped.pk, s.shipping.labelled.pk, s.floor.shipment.pk],
+        all_ids=lambda s: set(Shipment.objects.filter(client=s.client).values_list("pk", flat=True)),
+    ),
+    "/api/v1/manifests/": Collection(lambda s: [s.shipping.manifest.pk], staff_see_all=True, node_bound=True),
+    "/api/v1/box-types/": Collection(
+        lambda s: list(
+            BoxType.objects.filter(warehouse=s.warehouse).order_by("pk").values_list("pk", flat=True)
+        ),
+        staff_see_all=True,
+        node_bound=True,
+    ),
 }
 
 REGISTER_HINT = (
@@ -528,7 +689,7 @@ def snapshot(a: Side) -> dict[str, str]:
     query, compiled once per side: it runs after every write)."""
     if a.snapshot_query is None:
         a.snapshot_query = fingerprint_query(
-            snapshot_querysets(a) | inventory_querysets(a) | order_querysets(a)
+            snapshot_querysets(a) | inventory_querysets(a) | order_querysets(a) | floor_querysets(a)
         )
     with connection.cursor() as cursor:
         cursor.execute(*a.snapshot_query)
@@ -587,6 +748,25 @@ def order_querysets(a: Side) -> dict[str, QuerySet]:
         "orders.holds": OrderHold.objects.filter(client=client),
         "orders.events": OrderEvent.objects.filter(client=client),
         "shopify_connection": ShopifyConnection.objects.filter(client=client),
+        "events": Event.objects.filter(client=client),
+        "webhooks": WebhookSubscription.objects.filter(client=client),
+        "webhooks.deliveries": WebhookDelivery.objects.filter(client=client),
+    }
+
+
+def floor_querysets(a: Side) -> dict[str, QuerySet]:
+    """A's waves, picks, short picks, shipments (pack sessions) and packages."""
+    client = a.client
+    return {
+        "waves": Wave.objects.filter(warehouse__in=a.stock.nodes),
+        "picks": PickTask.objects.filter(client=client),
+        "short_picks": ShortPick.objects.filter(client=client),
+        "shipments": Shipment.objects.filter(client=client),
+        "packages": Package.objects.filter(client=client),
+        "packages.lines": PackageLine.objects.filter(client=client),
+        "tracking_events": TrackingEvent.objects.filter(client=client),
+        "voided_labels": VoidedLabel.objects.filter(client=client),
+        "manifests": Manifest.objects.filter(warehouse__in=a.stock.nodes),
     }
 
 
@@ -718,6 +898,8 @@ class Probe:
 
     def hidden_from_actor(self, collection: Collection) -> bool:
         """Whether A's objects in this collection are A's own as far as this actor is concerned."""
+        if collection.shared:
+            return False
         if self.actor.is_client or not collection.staff_see_all:
             return True
         return collection.node_bound and self.actor.role == Role.WAREHOUSE_OPERATOR
