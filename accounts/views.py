@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import wraps
 
 from django.contrib import messages
@@ -18,14 +19,17 @@ from .forms import APIKeyForm, ClientSearchForm, InviteUserForm
 from .roles import Perm
 
 PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
 
 
-def require_perm(perm: Perm):
+def require_perm(*perms: Perm):
+    """A page for signed-in users holding every one of ``perms`` (403 otherwise)."""
+
     def decorator(view):
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            if not request.actor.can(perm):
+            if not all(request.actor.can(perm) for perm in perms):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
@@ -36,6 +40,24 @@ def require_perm(perm: Perm):
 
 def _page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
     return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def list_page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
+    """One page of a list; ``?per_page=`` (1 to ``MAX_PAGE_SIZE``) for people and for the
+    query-count tests, ``size`` when it is absent or not a number."""
+    with contextlib.suppress(ValueError):
+        size = min(max(int(request.GET.get("per_page", size)), 1), MAX_PAGE_SIZE)
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def error_messages(exc: ValidationError) -> dict[str | None, list[str]]:
+    """A ``ValidationError``'s messages by field (``None``: not about one field)."""
+    return exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+
+
+def error_text(exc: ValidationError) -> str:
+    """A ``ValidationError``'s messages on one line (a flash message, a scanner's feedback)."""
+    return " ".join(m for errors in error_messages(exc).values() for m in errors)
 
 
 def _form_errors_to(form, exc: ValidationError) -> None:

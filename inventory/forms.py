@@ -250,7 +250,9 @@ class DockForm(forms.Form):
     )
 
 
-class ReceiveForm(forms.Form):
+class ItemScanForm(forms.Form):
+    """An item scanned on the floor, and how many units (receiving, the pack station)."""
+
     code = forms.CharField(
         label="Barcode or SKU",
         max_length=64,
@@ -259,6 +261,9 @@ class ReceiveForm(forms.Form):
     quantity = forms.IntegerField(
         label="Quantity", min_value=1, initial=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
     )
+
+
+class ReceiveForm(ItemScanForm):
     condition = forms.ChoiceField(
         label="Condition",
         choices=ReceiptCondition.choices,

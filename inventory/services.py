@@ -62,14 +62,26 @@ from .selectors import local_midnight
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _positive(value: Any, name: str) -> int:
+def whole_number(value: Any, name: str) -> int:
+    """``int(value)``, or a ``ValidationError`` on ``name`` for a flag or what is no number at all.
+    ``int`` truncates ("2.5" is refused, 2.5 is 2): callers check ``truncated`` where that matters."""
     if isinstance(value, bool):  # True == 1, but a flag is not a quantity
         raise ValidationError({name: ["Enter a whole number."]})
     try:
-        number = int(value)
+        return int(value)
     except (TypeError, ValueError):
         raise ValidationError({name: ["Enter a whole number."]}) from None
-    if number <= 0 or (number != value and str(number) != str(value).strip()):
+
+
+def truncated(number: int, value: Any) -> bool:
+    """Whether ``number = whole_number(value)`` dropped a fraction (2.5 -> 2)."""
+    return number != value and str(number) != str(value).strip()
+
+
+def positive_whole(value: Any, name: str = "quantity") -> int:
+    """A quantity or count from a service's caller: a whole number above zero."""
+    number = whole_number(value, name)
+    if number <= 0 or truncated(number, value):
         raise ValidationError({name: ["Must be a positive whole number."]})
     return number
 
@@ -195,7 +207,7 @@ def _set_components(item: Item, components: list[dict] | None, changes: dict) ->
         elif component.pk in wanted:
             errors[f"components.{i}.sku"] = [f"{component.sku} is listed twice."]
         try:
-            quantity = _positive(c.get("quantity"), f"components.{i}.quantity")
+            quantity = positive_whole(c.get("quantity"), f"components.{i}.quantity")
         except ValidationError as exc:
             errors.update(exc.message_dict)
             continue
@@ -472,7 +484,7 @@ def stock_relocate(
 ) -> Move:
     """Move units between two locations of a node (returns the move into the target)."""
     _staff_stock_checks(actor, balance.warehouse_id, balance.client_id)
-    quantity = _positive(quantity, "quantity")
+    quantity = positive_whole(quantity, "quantity")
     _, into = ledger.relocate(
         actor=actor, balance=balance, to_location=to_location, quantity=quantity, note=note
     )
@@ -485,7 +497,7 @@ def transfer_dispatch(
 ) -> Transfer:
     """Send units to another node: they leave the source now and are in transit until received."""
     _staff_stock_checks(actor, balance.warehouse_id, balance.client_id)
-    quantity = _positive(quantity, "quantity")
+    quantity = positive_whole(quantity, "quantity")
     if to_warehouse.pk == balance.warehouse_id:
         raise ValidationError({"to_warehouse": ["Choose another node (use a relocation within a node)."]})
     if not to_warehouse.clients.filter(pk=balance.client_id).exists():
@@ -638,7 +650,7 @@ def _build_lines(client: Client, lines: list[dict]) -> list[ASNLine]:
                 raise ValidationError({f"lines.{i}.sku": ["No such item."]})
             if item.is_kit:
                 raise ValidationError({f"lines.{i}.sku": [f"{item.sku} is a kit: send its components."]})
-            quantity = _positive(line.get("expected_quantity"), f"lines.{i}.expected_quantity")
+            quantity = positive_whole(line.get("expected_quantity"), f"lines.{i}.expected_quantity")
             lot, expiry = (line.get("lot_code") or "").strip(), line.get("expiry_date")
             try:
                 check_lot(item, lot, expiry) if lot or expiry else None
@@ -839,7 +851,7 @@ def asn_receive(
     """Count units against the ASN (by line, or by a scanned barcode or SKU). The ASN row is locked,
     so two receivers on one ASN serialize and never count the same units twice."""
     _receiving_checks(actor, asn)
-    quantity = _positive(quantity, "quantity")
+    quantity = positive_whole(quantity, "quantity")
     if condition not in ReceiptCondition.values:
         raise ValidationError({"condition": [f"Choose one of: {', '.join(ReceiptCondition.values)}."]})
     asn = _lock_asn(asn)
@@ -1003,7 +1015,7 @@ def asn_putaway(*, actor: Actor, asn: ASN, line: ASNLine, to_location: Location,
     """Move received good units of a line from the dock where they were received to a sellable bin.
     Never more than the line's received units that wait for putaway (nor more than is at the dock)."""
     _receiving_checks(actor, asn)
-    quantity = _positive(quantity, "quantity")
+    quantity = positive_whole(quantity, "quantity")
     asn = _lock_asn(asn)
     if line.asn_id != asn.pk:
         raise ValidationError({"line": ["This line belongs to another ASN."]})

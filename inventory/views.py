@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import F, Q
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.roles import Perm
-from accounts.views import require_perm
+from accounts.views import error_messages, error_text, list_page, require_perm
 
 from . import imports, selectors, services
 from .enums import ASN_RECEIVABLE, ASNStatus, CountStatus, LocationType
@@ -48,8 +46,6 @@ from .forms import (
     ReceiveForm,
 )
 
-PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 KEEP_UPLOAD_BYTES = 1_000_000  # a validated file is carried to the import step up to this size
 CLOSED_ASN = (ASNStatus.CLOSED, ASNStatus.CANCELLED)
 BALANCE_COLUMNS = (
@@ -68,38 +64,10 @@ BALANCE_COLUMNS = (
 )
 
 
-# --- plumbing ----------------------------------------------------------------------------------
-
-
-def require_perms(first: Perm, *more: Perm):
-    """``accounts.views.require_perm`` for several permissions (all of them needed)."""
-
-    def decorator(view):
-        @require_perm(first)
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if not all(request.actor.can(perm) for perm in more):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-portal_page = require_perms(Perm.PORTAL, Perm.INVENTORY_VIEW)
-floor_page = require_perms(Perm.WAREHOUSE_FLOOR)
-receiving_page = require_perms(Perm.WAREHOUSE_FLOOR, Perm.ASN_RECEIVE)
-console_page = require_perms(Perm.CONSOLE, Perm.INVENTORY_VIEW)
-
-
-def _page(request: HttpRequest, queryset):
-    """One page of a list; ``?per_page=`` (1 to 100) for people and for the query-count tests."""
-    try:
-        size = min(max(int(request.GET.get("per_page", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-    except ValueError:
-        size = PAGE_SIZE
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+portal_page = require_perm(Perm.PORTAL, Perm.INVENTORY_VIEW)
+floor_page = require_perm(Perm.WAREHOUSE_FLOOR)
+receiving_page = require_perm(Perm.WAREHOUSE_FLOOR, Perm.ASN_RECEIVE)
+console_page = require_perm(Perm.CONSOLE, Perm.INVENTORY_VIEW)
 
 
 def _list(request: HttpRequest, template: str, rows_template: str, context: dict) -> HttpResponse:
@@ -107,22 +75,12 @@ def _list(request: HttpRequest, template: str, rows_template: str, context: dict
     return render(request, rows_template if request.htmx else template, context)
 
 
-def _messages(exc: ValidationError) -> dict[str | None, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return exc.message_dict
-    return {None: exc.messages}
-
-
 def _errors_to(form: Form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
     """Put a service's errors next to the form's fields (unknown keys above the form)."""
     rename = rename or {}
-    for key, errors in _messages(exc).items():
+    for key, errors in error_messages(exc).items():
         name = rename.get(key, key)
         form.add_error(name if name in form.fields else None, errors)
-
-
-def _flat(exc: ValidationError) -> str:
-    return " ".join(m for errors in _messages(exc).values() for m in errors)
 
 
 def _own_client(request: HttpRequest):
@@ -195,7 +153,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             items = items.filter(active=form.cleaned_data["active"] == "true")
     context = {
         "form": form,
-        "page": _page(request, items.order_by("sku", "pk")),
+        "page": list_page(request, items.order_by("sku", "pk")),
         "can_manage": request.actor.can(Perm.ITEM_MANAGE),
     }
     return _list(request, "inventory/portal/items.html", "inventory/portal/_item_rows.html", context)
@@ -227,7 +185,7 @@ def item_create(request: HttpRequest) -> HttpResponse:
             item = services.item_create(actor=actor, client=_own_client(request), **kwargs)
         except ValidationError as exc:
             rename = {f"barcodes.{i}.code": name for i, name in enumerate(origin)}
-            rename |= {k: "components" for k in _messages(exc) if k and k.startswith("components.")}
+            rename |= {k: "components" for k in error_messages(exc) if k and k.startswith("components.")}
             _errors_to(form, exc, rename)
         else:
             messages.success(request, f"Item {item.sku} created.")
@@ -279,7 +237,7 @@ def balance_list(request: HttpRequest) -> HttpResponse:
             .order_by("item__sku", "warehouse__code", "location__code", "lot_code", "pk")
             .values(*BALANCE_COLUMNS)
         )
-    page = _page(request, rows)
+    page = list_page(request, rows)
     if not totals:
         labels = dict(LocationType.choices)
         page.object_list = [{**r, "location_type": labels.get(r["location__type"])} for r in page.object_list]
@@ -309,7 +267,7 @@ def move_list(request: HttpRequest) -> HttpResponse:
             )
     context = {
         "form": form,
-        "page": _page(request, moves.order_by("-created_at", "-pk")),
+        "page": list_page(request, moves.order_by("-created_at", "-pk")),
         "tz": client.time_zone,
     }
     return _list(request, "inventory/portal/ledger.html", "inventory/portal/_move_rows.html", context)
@@ -324,7 +282,7 @@ def asn_list(request: HttpRequest) -> HttpResponse:
     asns = _filter_asns(selectors.asn_list(actor=request.actor), form).order_by(*form.ordering())
     context = {
         "form": form,
-        "page": _page(request, asns),
+        "page": list_page(request, asns),
         "can_manage": request.actor.can(Perm.ASN_MANAGE),
         "detail_url": "portal-asn",
     }
@@ -385,7 +343,7 @@ def asn_create(request: HttpRequest) -> HttpResponse:
                 **form.header(),
             )
         except ValidationError as exc:
-            for key, errors in _messages(exc).items():
+            for key, errors in error_messages(exc).items():
                 parts = (key or "").split(".")
                 if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit():
                     line_form = formset.forms[filled[int(parts[1])][0]]
@@ -446,7 +404,7 @@ def asn_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             raise Http404
     except ValidationError as exc:
-        messages.error(request, _flat(exc))
+        messages.error(request, error_text(exc))
     return redirect("portal-asn", pk)
 
 
@@ -490,7 +448,7 @@ def dock(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "form": form,
-        "page": _page(request, expected),
+        "page": list_page(request, expected),
         "at_dock": asns.filter(status=ASNStatus.ARRIVED).order_by("arrived_at", "pk")[:50],
     }
     return render(request, "inventory/floor/dock.html", context)
@@ -503,7 +461,7 @@ def asn_arrive(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         asn = services.asn_arrive(actor=request.actor, asn=asn)
     except ValidationError as exc:
-        messages.error(request, f"{asn.number}: {_flat(exc)}")
+        messages.error(request, f"{asn.number}: {error_text(exc)}")
     else:
         messages.success(request, f"{asn.number} checked in at {asn.warehouse.code}.")
     return redirect("floor-dock")
@@ -517,14 +475,14 @@ def receiving_list(request: HttpRequest) -> HttpResponse:
     asns = selectors.asn_list(actor=request.actor).filter(
         status__in=[ASNStatus.ARRIVED, ASNStatus.RECEIVING, ASNStatus.RECEIVED]
     )
-    context = {"page": _page(request, asns.order_by("arrived_at", "pk"))}
+    context = {"page": list_page(request, asns.order_by("arrived_at", "pk"))}
     return render(request, "inventory/floor/receiving_list.html", context)
 
 
 @receiving_page
 def putaway_list(request: HttpRequest) -> HttpResponse:
     asns = selectors.asns_awaiting_putaway(actor=request.actor).order_by("arrived_at", "pk")
-    return render(request, "inventory/floor/putaway_list.html", {"page": _page(request, asns)})
+    return render(request, "inventory/floor/putaway_list.html", {"page": list_page(request, asns)})
 
 
 def _receive_scan(request: HttpRequest, asn, form: ReceiveForm) -> Feedback:
@@ -547,7 +505,7 @@ def _receive_scan(request: HttpRequest, asn, form: ReceiveForm) -> Feedback:
             session=data["session"],
         )
     except ValidationError as exc:
-        return Feedback("error", _flat(exc))
+        return Feedback("error", error_text(exc))
     item = result.line.item
     damaged = " damaged (to quarantine)" if data["condition"] == "damaged" else ""
     message = f"Received {result.receipt.quantity} x {item.sku}{damaged}"
@@ -587,7 +545,7 @@ def asn_finish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         asn = services.asn_complete_receiving(actor=request.actor, asn=asn)
     except ValidationError as exc:
-        messages.error(request, f"{asn.number}: {_flat(exc)}")
+        messages.error(request, f"{asn.number}: {error_text(exc)}")
         return redirect("floor-receive", pk)
     messages.success(request, f"{asn.number}: receiving finished. Put the units away.")
     return redirect("floor-putaway-asn", pk)
@@ -600,7 +558,7 @@ def asn_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         asn = services.asn_close(actor=request.actor, asn=asn)
     except ValidationError as exc:
-        messages.error(request, f"{asn.number}: {_flat(exc)}")
+        messages.error(request, f"{asn.number}: {error_text(exc)}")
         return redirect("floor-receive", pk)
     messages.success(request, f"{asn.number} closed.")
     return redirect("floor-receiving")
@@ -716,7 +674,7 @@ def count_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "inventory/floor/counts.html",
-        {"page": _page(request, counts.order_by("-created_at", "-pk")), "form": form},
+        {"page": list_page(request, counts.order_by("-created_at", "-pk")), "form": form},
     )
 
 
@@ -837,7 +795,7 @@ def count_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             raise Http404
     except ValidationError as exc:
-        messages.error(request, _flat(exc))
+        messages.error(request, error_text(exc))
     return redirect("floor-count", pk)
 
 
@@ -857,7 +815,7 @@ def console_client_inventory(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "client": client,
-        "page": _page(request, selectors.balance_totals(actor=actor, balances=balances)),
+        "page": list_page(request, selectors.balance_totals(actor=actor, balances=balances)),
         "open_asns": open_asns[:50],
         "open_asn_count": open_asns.count(),
         "detail_url": "console-asn",
@@ -874,7 +832,12 @@ def console_inbound(request: HttpRequest) -> HttpResponse:
         warehouses=account_selectors.warehouse_list(actor=actor),
     )
     asns = _filter_asns(selectors.asn_list(actor=actor), form).order_by(*form.ordering())
-    context = {"form": form, "page": _page(request, asns), "detail_url": "console-asn", "show_client": True}
+    context = {
+        "form": form,
+        "page": list_page(request, asns),
+        "detail_url": "console-asn",
+        "show_client": True,
+    }
     return _list(request, "inventory/console/inbound.html", "inventory/_asn_rows.html", context)
 
 
@@ -892,7 +855,7 @@ def console_discrepancies(request: HttpRequest) -> HttpResponse:
     lines = selectors.open_discrepancies(actor=actor)
     if form.is_valid() and form.cleaned_data["client"]:
         lines = lines.filter(client_id=form.cleaned_data["client"])
-    context = {"form": form, "page": _page(request, lines)}
+    context = {"form": form, "page": list_page(request, lines)}
     return _list(
         request, "inventory/console/discrepancies.html", "inventory/console/_discrepancy_rows.html", context
     )

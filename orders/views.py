@@ -7,11 +7,8 @@ Another client's order is a 404 because the selectors never return it.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.roles import Perm
-from accounts.views import require_perm
+from accounts.views import error_messages, error_text, list_page, require_perm
 from inventory.forms import ImportForm
 
 from . import imports, services, shopify
@@ -40,51 +37,16 @@ from .forms import (
 )
 from .models import Order
 
-PAGE_SIZE = 25
 KEEP_UPLOAD_BYTES = 1_000_000  # a validated file is carried to the import step up to this size
-MAX_PAGE_SIZE = 100
 RELEASABLE = (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.RECEIVED)
 
 
-def require_perms(first: Perm, *more: Perm):
-    """``accounts.views.require_perm`` for several permissions (all of them needed)."""
-
-    def decorator(view):
-        @require_perm(first)
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if not all(request.actor.can(perm) for perm in more):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-portal_page = require_perms(Perm.PORTAL, Perm.ORDER_VIEW)
-console_page = require_perms(Perm.CONSOLE, Perm.ORDER_VIEW)
-
-
-def _page(request: HttpRequest, queryset):
-    """One page of a list; ``?per_page=`` (1 to 100) for people and for the query-count tests."""
-    try:
-        size = min(max(int(request.GET.get("per_page", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-    except ValueError:
-        size = PAGE_SIZE
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
-
-
-def _messages(exc: ValidationError) -> dict[str | None, list[str]]:
-    return exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-
-
-def _flat(exc: ValidationError) -> str:
-    return " ".join(m for errors in _messages(exc).values() for m in errors)
+portal_page = require_perm(Perm.PORTAL, Perm.ORDER_VIEW)
+console_page = require_perm(Perm.CONSOLE, Perm.ORDER_VIEW)
 
 
 def _errors_to(form: Form, exc: ValidationError) -> None:
-    for key, errors in _messages(exc).items():
+    for key, errors in error_messages(exc).items():
         form.add_error(key if key in form.fields else None, errors)
 
 
@@ -92,7 +54,7 @@ def _line_errors_to(formset, filled: list[int], exc: ValidationError, form: Form
     """Put a service's ``lines.<i>.<field>`` errors on the row they came from; returns the
     errors about the lines as a whole (and puts the rest on ``form``, when given)."""
     lines_error = []
-    for key, errors in _messages(exc).items():
+    for key, errors in error_messages(exc).items():
         parts = (key or "").split(".")
         if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit():
             row = formset.forms[filled[int(parts[1])]]
@@ -151,7 +113,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     ).order_by("-received_at", "-pk")
     context = {
         "form": form,
-        "page": _page(request, orders),
+        "page": list_page(request, orders),
         "can_manage": request.actor.can(Perm.ORDER_MANAGE),
         "detail_url": "portal-order",
         "list_url": "portal-orders",
@@ -332,7 +294,7 @@ def _action(request: HttpRequest, pk: int, action: str, *, portal: bool) -> Http
         else:
             raise Http404
     except ValidationError as exc:
-        messages.error(request, f"{order.number}: {_flat(exc)}")
+        messages.error(request, f"{order.number}: {error_text(exc)}")
     return redirect(back, pk)
 
 
@@ -426,7 +388,7 @@ def _console_list(request: HttpRequest, *, client=None) -> HttpResponse:
     orders = selectors.order_filter(orders, _filters(form, client.time_zone if client else "UTC"))
     context = {
         "form": form,
-        "page": _page(request, orders.order_by("-received_at", "-pk")),
+        "page": list_page(request, orders.order_by("-received_at", "-pk")),
         "client": client,
         "show_client": client is None,
         "detail_url": "console-order",
@@ -458,7 +420,7 @@ def console_queues(request: HttpRequest) -> HttpResponse:
     context = {
         "queue": queue,
         "tabs": [(name, label, counts[name]) for name, label in selectors.QUEUES],
-        "page": _page(request, orders),
+        "page": list_page(request, orders),
         "show_client": True,
         "detail_url": "console-order",
     }

@@ -3,8 +3,7 @@ pack) and shipping (label, scan-out, tracking) with the same services as real wo
 has parcels in transit, out for delivery, delivered and one carrier exception, with histories.
 
 Call after ``seed_carriers()`` / ``seed_boxes()``. Idempotent: a brand that has shipments already
-is left alone. The scan-out and tracking times are set in the last days (the label is stamped when
-it is bought, i.e. now): realistic timelines without a clock to turn back.
+is left alone. Labels, scan-outs and tracking events follow each order's receipt, up to now.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from .services.shipping import buy_label, ship_out
 from .services.tracking import record_tracking_event
 
 PER_BRAND = 4
-# (hours after scan-out, status, description) per story; the last story ends in an exception.
+# (hours after scan-out, status, description) per story; the second ends in a carrier exception.
 STORIES = [
     [
         (6, "in_transit", "Departed origin facility"),
@@ -34,13 +33,13 @@ STORIES = [
         (40, "out_for_delivery", "Out for delivery"),
         (44, "delivered", "Delivered, front door"),
     ],
+    [(6, "in_transit", "Departed origin facility"), (20, "exception", "Address not found: carrier holding")],
     [
         (5, "in_transit", "Departed origin facility"),
         (26, "out_for_delivery", "Out for delivery"),
         (29, "delivered", "Delivered to mailroom"),
     ],
     [(7, "in_transit", "Departed origin facility"), (28, "out_for_delivery", "Out for delivery")],
-    [(6, "in_transit", "Departed origin facility"), (27, "exception", "Address not found: carrier holding")],
 ]
 
 
@@ -89,8 +88,10 @@ def seed_shipments(actor: Actor | None = None) -> int:
                 .order_by("received_at", "pk")[:PER_BRAND]
             )
         for n, order in enumerate(orders):
-            shipment = buy_label(actor=actor, shipment=_pack(actor, order))
-            shipped_at = now - timedelta(days=3 - n % 3, hours=2)
+            # Labelled within the hour of receipt and scanned out a few hours later.
+            labelled_at = min(order.received_at + timedelta(hours=1), now)
+            shipped_at = min(order.received_at + timedelta(hours=4), now)
+            shipment = buy_label(actor=actor, shipment=_pack(actor, order), at=labelled_at)
             ship_out(actor=actor, shipment=shipment, at=shipped_at)
             for i, (hours, status, description) in enumerate(STORIES[n % len(STORIES)]):
                 at = shipped_at + timedelta(hours=hours)

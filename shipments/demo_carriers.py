@@ -158,23 +158,32 @@ BOXES: list[tuple[str, str, str, str, str, str, str, str]] = [
 ]
 
 
+def box_type(
+    warehouse: Warehouse,
+    code: str,
+    name: str,
+    length: str,
+    width: str,
+    height: str,
+    max_weight: str,
+    tare: str,
+    cost: str = "0",
+) -> BoxType:
+    """An unsaved box of the node's catalog from figures as text (inner inches, lb, dollars)."""
+    return BoxType(
+        warehouse=warehouse,
+        code=code,
+        name=name,
+        length_in=Decimal(length),
+        width_in=Decimal(width),
+        height_in=Decimal(height),
+        max_weight_lb=Decimal(max_weight),
+        tare_weight_lb=Decimal(tare),
+        cost=Decimal(cost),
+    )
+
+
 def seed_boxes(warehouse: Warehouse) -> None:
     """The node's box catalog: two poly mailers and seven corrugated boxes (get-or-create)."""
     have = set(BoxType.objects.filter(warehouse=warehouse).values_list("code", flat=True))
-    BoxType.objects.bulk_create(
-        [
-            BoxType(
-                warehouse=warehouse,
-                code=code,
-                name=name,
-                length_in=Decimal(length),
-                width_in=Decimal(width),
-                height_in=Decimal(height),
-                max_weight_lb=Decimal(max_weight),
-                tare_weight_lb=Decimal(tare),
-                cost=Decimal(cost),
-            )
-            for code, name, length, width, height, max_weight, tare, cost in BOXES
-            if code not in have
-        ]
-    )
+    BoxType.objects.bulk_create([box_type(warehouse, *spec) for spec in BOXES if spec[0] not in have])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from inventory.forms import SCAN, ItemScanForm
 from orders.enums import ServiceLevel
 from shipments.enums import WaveUnits
-
-SCAN = {"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false", "inputmode": "text"}
 
 
 class WaveCreateForm(forms.Form):
@@ -67,15 +66,8 @@ class PackStartForm(forms.Form):
         self.fields["warehouse"].queryset = nodes
 
 
-class PackScanForm(forms.Form):
-    code = forms.CharField(
-        label="Barcode or SKU",
-        max_length=64,
-        widget=forms.TextInput(attrs={**SCAN, "autofocus": True, "placeholder": "Scan an item"}),
-    )
-    quantity = forms.IntegerField(
-        label="Quantity", min_value=1, initial=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
-    )
+class PackScanForm(ItemScanForm):
+    """A unit scanned into the open package."""
 
 
 class PackageCloseForm(forms.Form):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django_scopes import scope
 
 from accounts.actors import Actor
 from accounts.enums import Role
@@ -182,6 +183,12 @@ def shipment_packages(*, shipment: Shipment) -> list[Package]:
         .prefetch_related("lines__item")
         .order_by("number")
     )
+
+
+def open_package(shipment: Shipment) -> Package | None:
+    """The shipment's last open package (the one closing boxes), or None."""
+    with scope(client=shipment.client_id):
+        return Package.objects.filter(shipment=shipment, closed_at__isnull=True).order_by("-number").first()
 
 
 def node_boxes(warehouse_id: int) -> list[BoxType]:

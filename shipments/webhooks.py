@@ -182,9 +182,7 @@ def subscription_create(
     _require_manage(actor, client.pk)
     cleaned = _clean_fields({"url": url, "event_types": event_types or [], "description": description})
     subscription = WebhookSubscription(client=client, **cleaned, **_stamp(actor))
-    subscription.full_clean(
-        exclude=["client", "secret", "event_types", "actor_user", "actor_api_key"], validate_unique=False
-    )
+    _full_clean(subscription)
     subscription.save()
     audit_record(
         actor=actor,
@@ -194,6 +192,13 @@ def subscription_create(
         changes={"url": [None, subscription.url], "event_types": [None, subscription.event_types]},
     )
     return subscription
+
+
+def _full_clean(subscription: WebhookSubscription) -> None:
+    """The model's own checks on what ``_clean_fields`` does not already cover."""
+    subscription.full_clean(
+        exclude=["client", "secret", "event_types", "actor_user", "actor_api_key"], validate_unique=False
+    )
 
 
 def _stamp(actor: Actor) -> dict[str, Any]:
@@ -218,9 +223,7 @@ def subscription_update(
             changes[name] = [getattr(subscription, name), value]
             setattr(subscription, name, value)
     if changes:
-        subscription.full_clean(
-            exclude=["client", "secret", "event_types", "actor_user", "actor_api_key"], validate_unique=False
-        )
+        _full_clean(subscription)
         subscription.save()
         audit_record(
             actor=actor,

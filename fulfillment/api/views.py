@@ -73,6 +73,13 @@ class PlatformAPIMixin:
             raise ValidationError({"client": ["Name the client this is for."]})
         return data["client"]
 
+    def client_and_fields(self, data: dict) -> tuple:
+        """``client_for(data)``, and the rest of ``data`` (a copy without ``client``) for the service."""
+        fields = dict(data)
+        client = self.client_for(fields)
+        fields.pop("client", None)
+        return client, fields
+
 
 class PlatformAPIView(PlatformAPIMixin, APIView):
     pass

@@ -101,9 +101,7 @@ class ItemViewSet(
         return selectors.item_list(actor=self.actor)
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        client = self.client_for(data)
-        data.pop("client", None)
+        client, data = self.client_and_fields(serializer.validated_data)
         item = services.item_create(actor=self.actor, client=client, **data)
         serializer.instance = selectors.item_get(actor=self.actor, pk=item.pk)
 
@@ -578,9 +576,7 @@ class ASNViewSet(
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        data = dict(form.validated_data)
-        client = self.client_for(data)
-        data.pop("client", None)
+        client, data = self.client_and_fields(form.validated_data)
         lines = self._lines(data)
         asn = services.asn_create(
             actor=self.actor, client=client, warehouse=data.pop("warehouse"), lines=lines, **data

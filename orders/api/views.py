@@ -348,9 +348,7 @@ class ShopifyConnectionViewSet(
         return selectors.shopify_connection_list(actor=self.actor)
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        client = self.client_for(data)
-        data.pop("client", None)
+        client, data = self.client_and_fields(serializer.validated_data)
         serializer.instance = shopify.connection_create(actor=self.actor, client=client, **data)
 
     def perform_update(self, serializer):

@@ -52,6 +52,24 @@ class BoxTypeFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
+class _OperatorDataViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    PlatformViewSet,
+):
+    """Operator data (carriers, box catalogs): every role reads it, operator admins add and PATCH it."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    perms = {
+        "list": Perm.CARRIER_VIEW,
+        "retrieve": Perm.CARRIER_VIEW,
+        "create": Perm.CARRIER_MANAGE,
+        "partial_update": Perm.CARRIER_MANAGE,
+    }
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List carriers",
@@ -67,24 +85,11 @@ class BoxTypeFilter(django_filters.FilterSet):
         summary="Update a carrier", description="Operator admins: surcharges, divisor, account, active."
     ),
 )
-class CarrierViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    PlatformViewSet,
-):
+class CarrierViewSet(_OperatorDataViewSet):
     queryset = Carrier.objects.none()
     serializer_class = s.CarrierAdminSerializer
     filterset_class = CarrierFilter
     ordering_fields = ("name", "code")
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    perms = {
-        "list": Perm.CARRIER_VIEW,
-        "retrieve": Perm.CARRIER_VIEW,
-        "create": Perm.CARRIER_MANAGE,
-        "partial_update": Perm.CARRIER_MANAGE,
-    }
 
     def get_serializer_class(self):
         if getattr(self, "swagger_fake_view", False) or getattr(self.request, "actor", None) is None:
@@ -189,24 +194,11 @@ class RateQuoteViewSet(PlatformViewSet):
         summary="Update a box type", description="Operator admins: dimensions, weights, cost, active."
     ),
 )
-class BoxTypeViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    PlatformViewSet,
-):
+class BoxTypeViewSet(_OperatorDataViewSet):
     queryset = BoxType.objects.none()
     serializer_class = s.BoxTypeSerializer
     filterset_class = BoxTypeFilter
     ordering_fields = ("code", "cost")
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    perms = {
-        "list": Perm.CARRIER_VIEW,
-        "retrieve": Perm.CARRIER_VIEW,
-        "create": Perm.CARRIER_MANAGE,
-        "partial_update": Perm.CARRIER_MANAGE,
-    }
 
     def select(self):
         return selectors_carriers.box_type_list(actor=self.actor)

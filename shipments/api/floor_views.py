@@ -339,12 +339,7 @@ class PackSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Platf
         data = _form(self, s.PackageCloseSerializer)
         package = self._package(shipment, data.get("package"))
         if package is None:
-            with scope(client=shipment.client_id):
-                package = (
-                    Package.objects.filter(shipment=shipment, closed_at__isnull=True)
-                    .order_by("-number")
-                    .first()
-                )
+            package = selectors.open_package(shipment)
             if package is None:
                 raise ValidationError({"package": ["No open package in this shipment."]})
         box = None

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import Warehouse
 from shipments import shipment_selectors as selectors
+from shipments.api.carrier_serializers import QuoteSerializer
 from shipments.enums import TrackingStatus
 from shipments.models import Carrier, Manifest, Package, PackageLine, Shipment, TrackingEvent, VoidedLabel
 
@@ -186,25 +187,8 @@ class VoidedLabelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentQuoteSerializer(serializers.Serializer):
-    """One quote kept on the shipment when its label was bought."""
-
-    service_id = serializers.IntegerField()
-    carrier = serializers.CharField()
-    carrier_name = serializers.CharField()
-    service = serializers.CharField()
-    service_name = serializers.CharField()
-    zone = serializers.IntegerField()
-    billable_weight_lb = serializers.IntegerField()
-    base = serializers.DecimalField(max_digits=19, decimal_places=2)
-    residential = serializers.DecimalField(max_digits=19, decimal_places=2)
-    fuel = serializers.DecimalField(max_digits=19, decimal_places=2)
-    total = serializers.DecimalField(max_digits=19, decimal_places=2)
-    currency = serializers.CharField()
-    transit_days = serializers.IntegerField()
-    estimated_delivery_date = serializers.DateField(allow_null=True)
-    meets_promise = serializers.BooleanField(allow_null=True)
-    chosen = serializers.BooleanField()
+class ShipmentQuoteSerializer(QuoteSerializer):
+    """One quote kept on the shipment when its label was bought (as rate shopping quoted it)."""
 
 
 class ShipmentSerializer(ShipmentListSerializer):

@@ -87,9 +87,7 @@ class WebhookViewSet(
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        data = dict(form.validated_data)
-        client = self.client_for(data)
-        data.pop("client", None)
+        client, data = self.client_and_fields(form.validated_data)
         subscription = webhooks.subscription_create(actor=self.actor, client=client, **data)
         response = self._out(subscription, s.WebhookSubscriptionCreatedSerializer, status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"

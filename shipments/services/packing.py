@@ -158,18 +158,6 @@ def pack_start(*, actor: Actor, order: Order, warehouse: Warehouse) -> Shipment:
     return shipment
 
 
-def _quantity(value, name: str = "quantity") -> int:
-    if isinstance(value, bool):
-        raise ValidationError({name: ["Enter a whole number."]})
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError({name: ["Enter a whole number."]}) from None
-    if number <= 0 or (number != value and str(number) != str(value).strip()):
-        raise ValidationError({name: ["Must be a positive whole number."]})
-    return number
-
-
 def _current_package(shipment: Shipment, package: Package | None) -> Package:
     """The package named (it must be this shipment's and open), else the last open one, else a
     new one."""
@@ -198,7 +186,7 @@ def pack_scan(
     """One scanned unit (or ``quantity`` for a case) into the current package. An item that is not
     in the order, or more units than were picked for it, is refused (400 naming ``code``)."""
     shipment = _open_session(actor, shipment)
-    quantity = _quantity(quantity)
+    quantity = inventory_services.positive_whole(quantity)
     with scope(client=shipment.client_id):
         item = inventory_services.client_item(shipment.client_id, sku=code, field_name="code")
         units = [u for u in shipment_units(shipment) if u.item.pk == item.pk]

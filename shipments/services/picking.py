@@ -39,13 +39,8 @@ WORKABLE_WAVES = (WaveStatus.RELEASED, WaveStatus.PICKING)
 
 
 def _whole(value, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise ValidationError({name: ["Enter a whole number."]})
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError({name: ["Enter a whole number."]}) from None
-    if number != value and str(number) != str(value).strip():
+    number = inventory_services.whole_number(value, name)
+    if inventory_services.truncated(number, value):
         raise ValidationError({name: ["Enter a whole number."]})
     if number < minimum:
         raise ValidationError({name: [f"Must be at least {minimum}."]})

@@ -90,25 +90,32 @@ def _status_error(shipment: Shipment, doing: str) -> ValidationError:
 # --- buying a label ------------------------------------------------------------------------------
 
 
-def _explicit_service(order: Order) -> CarrierService | None:
-    """The service the order asked for (``carrier:service`` or a service code), or None. An
-    unknown or ambiguous value is a 400 naming ``carrier_service``."""
+def _explicit_service(order: Order) -> tuple[CarrierService | None, str]:
+    """The service the order asked for, and a note when its words name none.
+
+    ``carrier:service`` is an integration's explicit choice: unknown is a 400 naming
+    ``carrier_service``. A bare word is either a service code (``ground``; ambiguous across
+    carriers is a 400) or a storefront's shipping-method title (Shopify sends "Standard
+    Shipping"): that names no service, so the shipment is rate-shopped by its service level and
+    the note says so."""
     wanted = (order.carrier_service or "").strip()
     if not wanted:
-        return None
+        return None, ""
     services = CarrierService.objects.filter(active=True, carrier__active=True).select_related("carrier")
     if ":" in wanted:
         carrier_code, _, service_code = wanted.partition(":")
         found = list(services.filter(carrier__code=carrier_code.strip(), code=service_code.strip()))
-    else:
-        found = list(services.filter(code=wanted))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        message = f"“{wanted}” is not an active carrier service (use carrier:service, e.g. ups:ground)."
-    else:
+        if not found:
+            message = f"“{wanted}” is not an active carrier service (use carrier:service, e.g. ups:ground)."
+            raise ValidationError({"carrier_service": [message]})
+        return found[0], ""
+    found = list(services.filter(code=wanted))
+    if len(found) > 1:
         message = f"“{wanted}” names several carriers' services; write it as carrier:service."
-    raise ValidationError({"carrier_service": [message]})
+        raise ValidationError({"carrier_service": [message]})
+    if found:
+        return found[0], ""
+    return None, f"“{wanted[:60]}” names no carrier service; "
 
 
 def _parcels(packages: list[Package]) -> list[Parcel]:
@@ -132,13 +139,14 @@ def is_residential(order: Order) -> bool:
     return not (order.ship_to_company or order.order_type == OrderType.WHOLESALE)
 
 
-def quote_shipment(*, shipment: Shipment, packages: list[Package]) -> list[Quote]:
-    """Every active carrier's quotes for these packages, cheapest first."""
+def quote_shipment(*, shipment: Shipment, packages: list[Package], at: datetime | None = None) -> list[Quote]:
+    """Every active carrier's quotes for these packages shipped on the effective day of ``at``
+    (now by default), cheapest first."""
     from ..carriers import CarrierError, adapter_for
 
     order, node = shipment.order, shipment.warehouse
     calendar = BusinessCalendar.for_warehouse(node)
-    ship_date = calendar.effective_day(timezone.now())
+    ship_date = calendar.effective_day(at or timezone.now())
     parcels = _parcels(packages)
     quotes: list[Quote] = []
     for carrier in Carrier.objects.filter(active=True).order_by("code"):
@@ -165,7 +173,7 @@ class _Pick:
 
 
 def _choose(order: Order, quotes: list[Quote]) -> _Pick:
-    explicit = _explicit_service(order)
+    explicit, note = _explicit_service(order)
     if explicit is not None:
         quote = next((q for q in quotes if q.service_id == explicit.pk), None)
         if quote is None:
@@ -177,7 +185,7 @@ def _choose(order: Order, quotes: list[Quote]) -> _Pick:
         choice = shop(quotes, service_level=order.service_level)
     except NoRate as exc:
         raise ValidationError({"carrier": [str(exc)]}) from None
-    return _Pick(choice.quote, choice.reason)
+    return _Pick(choice.quote, note + choice.reason)
 
 
 def _quotes_json(quotes: list[Quote], chosen: Quote) -> list[dict]:
@@ -185,9 +193,10 @@ def _quotes_json(quotes: list[Quote], chosen: Quote) -> list[dict]:
 
 
 @transaction.atomic
-def buy_label(*, actor: Actor, shipment: Shipment) -> Shipment:
+def buy_label(*, actor: Actor, shipment: Shipment, at: datetime | None = None) -> Shipment:
     """Rate-shop the packed shipment and buy its label; the order becomes packed once every part
-    of it is labelled. A shipment that has a label already is refused (400 naming ``status``)."""
+    of it is labelled. A shipment that has a label already is refused (400 naming ``status``).
+    ``at`` records a label bought earlier (imports, demo data); it defaults to now."""
     _require_fulfill(actor, shipment)
     shipment = lock_shipment(shipment)
     if shipment.status != ShipmentStatus.PACKING:
@@ -206,7 +215,7 @@ def buy_label(*, actor: Actor, shipment: Shipment) -> Shipment:
                 {"packages": [f"Close and weigh package {', '.join(map(str, open_ones))} first."]}
             )
         order = shipment.order
-        quotes = quote_shipment(shipment=shipment, packages=packages)
+        quotes = quote_shipment(shipment=shipment, packages=packages, at=at)
         pick = _choose(order, quotes)
         quote = pick.quote
         carrier = Carrier.objects.get(code=quote.carrier)
@@ -217,7 +226,7 @@ def buy_label(*, actor: Actor, shipment: Shipment) -> Shipment:
             result = adapter_for(carrier).buy_label(shipment=shipment, packages=packages, quote=quote)
         except CarrierError as exc:
             raise ValidationError({"carrier": [f"{carrier.name}: {exc}"]}) from None
-        now = timezone.now()
+        now = at or timezone.now()
         shipment.carrier, shipment.service = carrier, service
         shipment.zone = quote.zone
         shipment.billable_weight_lb = Decimal(quote.billable_weight_lb)

@@ -6,12 +6,10 @@ API's code path). A refused scan shows the service's message and changes nothing
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -21,7 +19,7 @@ from django_scopes import scope
 from accounts.enums import Role
 from accounts.models import User
 from accounts.roles import Perm
-from accounts.views import require_perm
+from accounts.views import error_text, list_page, require_perm
 from shipments import selectors
 from shipments.enums import WaveStatus
 from shipments.forms import (
@@ -33,7 +31,7 @@ from shipments.forms import (
     ShortForm,
     WaveCreateForm,
 )
-from shipments.models import BoxType, Package
+from shipments.models import BoxType
 from shipments.services import packing, picking, waves
 
 view_page = require_perm(Perm.WAVE_VIEW)
@@ -47,18 +45,6 @@ class Feedback:
     level: str
     message: str
     details: list[str] = field(default_factory=list)
-
-
-def _flat(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(m for errors in exc.message_dict.values() for m in errors)
-    return " ".join(exc.messages)
-
-
-def _page(request: HttpRequest, queryset, size: int = 25):
-    with contextlib.suppress(ValueError):
-        size = min(max(int(request.GET.get("per_page", size)), 1), 100)
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
 
 
 def _operators(wave):
@@ -99,12 +85,12 @@ def wave_list(request: HttpRequest) -> HttpResponse:
                         actor=actor, warehouse=data["warehouse"], limit=data["limit"], **filters
                     )
                 except ValidationError as exc:
-                    form.add_error(None, _flat(exc))
+                    form.add_error(None, error_text(exc))
                 else:
                     messages.success(request, f"{wave.number} planned: review and release it.")
                     return redirect("floor-wave", wave.pk)
     context = {
-        "page": _page(request, selectors.open_waves(actor=actor)),
+        "page": list_page(request, selectors.open_waves(actor=actor)),
         "form": form,
         "preview": preview,
         "can_work": actor.can(Perm.FULFILL),
@@ -148,7 +134,7 @@ def wave_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             return HttpResponse(status=404)
     except ValidationError as exc:
-        messages.error(request, f"{wave.number}: {_flat(exc)}")
+        messages.error(request, f"{wave.number}: {error_text(exc)}")
     return redirect("floor-wave", pk)
 
 
@@ -189,7 +175,7 @@ def wave_pick(request: HttpRequest, pk: int) -> HttpResponse:
                     "ok", f"Picked {data['quantity']} x {pick.item.sku} from {pick.location.code}."
                 )
         except ValidationError as exc:
-            feedback = Feedback("error", f"Refused, nothing picked: {_flat(exc)}")
+            feedback = Feedback("error", f"Refused, nothing picked: {error_text(exc)}")
         wave = selectors.wave_get(actor=actor, pk=pk)
     current = selectors.next_pick(actor=actor, wave=wave)
     context = {
@@ -221,7 +207,7 @@ def pack_start(request: HttpRequest) -> HttpResponse:
                     actor=actor, order=order, warehouse=form.cleaned_data["warehouse"]
                 )
             except ValidationError as exc:
-                form.add_error("code", _flat(exc))
+                form.add_error("code", error_text(exc))
             else:
                 return redirect("floor-pack-station", shipment.pk)
     context = {
@@ -321,12 +307,7 @@ def pack_station(request: HttpRequest, pk: int) -> HttpResponse:
                 close_form = PackageCloseForm(request.POST, boxes=boxes)
                 if not close_form.is_valid():
                     raise ValidationError(dict(close_form.errors.items()))
-                with scope(client=shipment.client_id):
-                    package = (
-                        Package.objects.filter(shipment=shipment, closed_at__isnull=True)
-                        .order_by("-number")
-                        .first()
-                    )
+                package = selectors.open_package(shipment)
                 if package is None:
                     raise ValidationError({"package": ["No open package."]})
                 data = close_form.cleaned_data
@@ -360,7 +341,7 @@ def pack_station(request: HttpRequest, pk: int) -> HttpResponse:
                 buy_label(actor=actor, shipment=shipment)
                 feedback = Feedback("ok", "Label bought. Print it.")
         except ValidationError as exc:
-            feedback = Feedback("error", f"Refused: {_flat(exc)}")
+            feedback = Feedback("error", f"Refused: {error_text(exc)}")
         shipment = _shipment(request, pk)
     context = _station_context(request, shipment, feedback=feedback, close_form=close_form)
     template = "shipments/floor/_station_panel.html" if request.htmx else "shipments/floor/station.html"

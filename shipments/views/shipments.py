@@ -9,12 +9,10 @@ as the API. Another client's shipment is a 404 because the selectors never retur
 from __future__ import annotations
 
 import csv
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Warehouse
 from accounts.roles import Perm
-from accounts.views import require_perm
+from accounts.views import error_text, list_page, require_perm
 from inventory.forms import SCAN
 
 from .. import shipment_selectors as selectors
@@ -31,8 +29,6 @@ from ..enums import ShipmentStatus
 from ..models import Carrier
 from ..services import shipping
 
-PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 SORTS = {
     "created": "created_at",
     "shipped": "shipped_at",
@@ -43,37 +39,10 @@ SORTS = {
 }
 
 
-def require_perms(first: Perm, *more: Perm):
-    def decorator(view):
-        @require_perm(first)
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if not all(request.actor.can(perm) for perm in more):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-console_page = require_perms(Perm.CONSOLE, Perm.SHIPMENT_VIEW)
-portal_page = require_perms(Perm.PORTAL, Perm.SHIPMENT_VIEW)
-floor_page = require_perms(Perm.WAREHOUSE_FLOOR, Perm.FULFILL)
-view_page = require_perms(Perm.SHIPMENT_VIEW)
-
-
-def _page(request: HttpRequest, queryset):
-    try:
-        size = min(max(int(request.GET.get("per_page", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-    except ValueError:
-        size = PAGE_SIZE
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
-
-
-def _flat(exc: ValidationError) -> str:
-    messages_ = exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages]
-    return " ".join(m for errors in messages_ for m in errors)
+console_page = require_perm(Perm.CONSOLE, Perm.SHIPMENT_VIEW)
+portal_page = require_perm(Perm.PORTAL, Perm.SHIPMENT_VIEW)
+floor_page = require_perm(Perm.WAREHOUSE_FLOOR, Perm.FULFILL)
+view_page = require_perm(Perm.SHIPMENT_VIEW)
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -240,7 +209,7 @@ def _list(request: HttpRequest, *, portal: bool) -> HttpResponse:
         return _csv_response(shipments, f"shipments-{timezone.now():%Y%m%d-%H%M}.csv")
     context = {
         "form": form,
-        "page": _page(request, shipments),
+        "page": list_page(request, shipments),
         "portal": portal,
         "detail_url": "portal-shipment" if portal else "console-shipment",
         "list_url": "portal-shipments" if portal else "console-shipments",
@@ -314,7 +283,7 @@ def console_shipment_action(request: HttpRequest, pk: int, action: str) -> HttpR
 
             raise Http404
     except ValidationError as exc:
-        messages.error(request, f"{shipment.number}: {_flat(exc)}")
+        messages.error(request, f"{shipment.number}: {error_text(exc)}")
     return redirect("console-shipment", pk)
 
 
@@ -357,7 +326,7 @@ class ManifestCloseForm(forms.Form):
         self.fields["carrier"].queryset = Carrier.objects.filter(active=True).order_by("name")
 
 
-@require_perms(Perm.CONSOLE, Perm.WAVE_VIEW)
+@require_perm(Perm.CONSOLE, Perm.WAVE_VIEW)
 def console_manifests(request: HttpRequest) -> HttpResponse:
     actor = request.actor
     can_close = actor.can(Perm.FULFILL)
@@ -369,7 +338,7 @@ def console_manifests(request: HttpRequest) -> HttpResponse:
             try:
                 manifest = shipping.manifest_close(actor=actor, **form.cleaned_data)
             except ValidationError as exc:
-                form.add_error(None, _flat(exc))
+                form.add_error(None, error_text(exc))
             else:
                 messages.success(
                     request, f"{manifest.number} closed: {manifest.shipment_count} shipments shipped."
@@ -377,13 +346,13 @@ def console_manifests(request: HttpRequest) -> HttpResponse:
                 return redirect("console-manifest", manifest.pk)
     context = {
         "form": form,
-        "page": _page(request, selectors.manifest_list(actor=actor).order_by("-closed_at", "-pk")),
+        "page": list_page(request, selectors.manifest_list(actor=actor).order_by("-closed_at", "-pk")),
         "waiting": selectors.manifest_candidates(actor=actor),
     }
     return render(request, "shipments/console/manifests.html", context)
 
 
-@require_perms(Perm.CONSOLE, Perm.WAVE_VIEW)
+@require_perm(Perm.CONSOLE, Perm.WAVE_VIEW)
 def console_manifest(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.actor
     manifest = selectors.manifest_get(actor=actor, pk=pk)
@@ -434,7 +403,7 @@ def floor_ship(request: HttpRequest) -> HttpResponse:
             try:
                 shipped = shipping.ship_out(actor=actor, shipment=shipment)
             except ValidationError as exc:
-                form.add_error("code", _flat(exc))
+                form.add_error("code", error_text(exc))
             else:
                 if already:
                     messages.info(
@@ -448,7 +417,7 @@ def floor_ship(request: HttpRequest) -> HttpResponse:
         .filter(status=ShipmentStatus.LABEL_CREATED)
         .order_by("label_created_at", "pk")
     )
-    context = {"form": form, "page": _page(request, waiting)}
+    context = {"form": form, "page": list_page(request, waiting)}
     return render(request, "shipments/floor/ship.html", context)
 
 

@@ -4,7 +4,6 @@ and the statuses are exactly what the floor leaves behind), and the stock consis
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 from django.db import connection
 from django_scopes import scope
@@ -15,6 +14,7 @@ from inventory.selectors import ledger_differences
 from orders import allocation
 from orders.enums import OrderStatus
 from orders.models import Order
+from shipments.demo_carriers import box_type
 from shipments.enums import PickStatus
 from shipments.models import BoxType, PickTask, Shipment, Wave
 from shipments.services import packing, picking, waves
@@ -30,19 +30,8 @@ def make_boxes(warehouse: Warehouse) -> dict[str, BoxType]:
         "M": ("Medium carton", "12", "10", "8", "30", "0.6"),
         "L": ("Large carton", "20", "16", "14", "50", "1.2"),
     }
-    return {
-        code: BoxType.objects.create(
-            warehouse=warehouse,
-            code=code,
-            name=name,
-            length_in=Decimal(length),
-            width_in=Decimal(width),
-            height_in=Decimal(height),
-            max_weight_lb=Decimal(max_weight),
-            tare_weight_lb=Decimal(tare),
-        )
-        for code, (name, length, width, height, max_weight, tare) in specs.items()
-    }
+    boxes = BoxType.objects.bulk_create([box_type(warehouse, code, *spec) for code, spec in specs.items()])
+    return {box.code: box for box in boxes}
 
 
 def _node_warehouse(node: Node | Warehouse) -> Warehouse:

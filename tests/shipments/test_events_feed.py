@@ -16,21 +16,7 @@ from shipments.events import emit, envelope
 from shipments.models import Event, WebhookDelivery, WebhookSubscription
 from tests.conftest import bearer
 
-from .webhook_receiver import Receiver
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def settle(client) -> None:

@@ -99,6 +99,18 @@ def test_an_unknown_carrier_service_is_a_400_naming_it_and_writes_nothing(world)
     assert not shipment.tracking_events.exists()
 
 
+def test_a_storefront_shipping_title_is_rate_shopped_by_the_service_level(world):
+    """Shopify puts its shipping line's title in carrier_service: it names no carrier service."""
+    order = _order(world, carrier_service="Standard Shipping")
+    shipment = buy_label(actor=SYSTEM, shipment=packed_shipment(order, world.nj))
+    chosen = next(q for q in shipment.quotes if q["chosen"])
+    cheapest_in_promise = min(
+        (q for q in shipment.quotes if q["transit_days"] <= 5), key=lambda q: Decimal(q["total"])
+    )
+    assert chosen["service"] == cheapest_in_promise["service"]
+    assert shipment.choice_reason.startswith("“Standard Shipping” names no carrier service; cheapest")
+
+
 def test_buying_twice_is_refused_and_buys_one_label(world):
     shipment = packed_shipment(_order(world), world.nj)
     stale = Shipment.objects.get(pk=shipment.pk)

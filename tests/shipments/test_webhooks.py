@@ -23,30 +23,8 @@ from shipments.models import Event, LowStockState, WebhookAttempt, WebhookDelive
 from tests.inventory.factories import make_item, make_node, stock
 from tests.orders.factories import make_order
 
-from .webhook_receiver import Receiver
-
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def other_receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run on-commit work (fan-out, deliveries, e-mails) as it would after a real commit."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def subscribe(tenant, url: str, **fields) -> WebhookSubscription:

@@ -182,6 +182,30 @@ def build_webhooks(side: Side) -> None:
     )
 
 
+def _ship_to(side: Side) -> dict[str, str]:
+    return {
+        "ship_to_name": f"Buyer {side.marker}",
+        "ship_to_address1": "1 Main St",
+        "ship_to_city": "Hoboken",
+        "ship_to_state": "NJ",
+        "ship_to_zip": "07030",
+    }
+
+
+def _allocated_order(side: Side, kind: str) -> Order:
+    """One unit of the tenant's plain item, ordered and allocated through the services."""
+    system = Actor.system("tenancy matrix")
+    order = order_services.order_create(
+        actor=system,
+        client=side.client,
+        external_reference=f"{side.label}-{kind}-{uuid.uuid4().hex[:8].upper()}",
+        lines=[{"sku": side.stock.plain.sku, "quantity": 1}],
+        ship_to=_ship_to(side),
+    )
+    order_allocation.allocate(actor=system, order=order)
+    return order
+
+
 @dataclass
 class Shipping:
     labelled: Shipment  # a label bought, waiting at the dock
@@ -199,20 +223,7 @@ def build_shipping(side: Side) -> Shipping:
     system = Actor.system("tenancy matrix")
 
     def labelled() -> Shipment:
-        order = order_services.order_create(
-            actor=system,
-            client=side.client,
-            external_reference=f"{side.label}-SHIP-{uuid.uuid4().hex[:8].upper()}",
-            lines=[{"sku": side.stock.plain.sku, "quantity": 1}],
-            ship_to={
-                "ship_to_name": f"Buyer {side.marker}",
-                "ship_to_address1": "1 Main St",
-                "ship_to_city": "Hoboken",
-                "ship_to_state": "NJ",
-                "ship_to_zip": "07030",
-            },
-        )
-        order_allocation.allocate(actor=system, order=order)
+        order = _allocated_order(side, "SHIP")
         return buy_label(actor=system, shipment=pack_order(order, side.stock.node))
 
     shipped = labelled()
@@ -243,20 +254,7 @@ def build_floor(side: Side) -> Floor:
     packed at its node."""
     from tests.shipments.factories import pack_order
 
-    order = order_services.order_create(
-        actor=Actor.system("tenancy matrix"),
-        client=side.client,
-        external_reference=f"{side.label}-FLOOR-{uuid.uuid4().hex[:8].upper()}",
-        lines=[{"sku": side.stock.plain.sku, "quantity": 1}],
-        ship_to={
-            "ship_to_name": f"Buyer {side.marker}",
-            "ship_to_address1": "1 Main St",
-            "ship_to_city": "Hoboken",
-            "ship_to_state": "NJ",
-            "ship_to_zip": "07030",
-        },
-    )
-    order_allocation.allocate(actor=Actor.system("tenancy matrix"), order=order)
+    order = _allocated_order(side, "FLOOR")
     shipment = pack_order(order, side.stock.node)
     picks = PickTask.objects.filter(order=order).order_by("pk")
     return Floor(
@@ -272,13 +270,7 @@ def build_orders(side: Side) -> None:
     exception hold for an unknown SKU, one cancelled; and its Shopify store connection."""
     system = Actor.system("tenancy matrix")
     marker, u = side.marker, uuid.uuid4().hex[:8].upper()
-    ship_to = {
-        "ship_to_name": f"Buyer {marker}",
-        "ship_to_address1": "1 Main St",
-        "ship_to_city": "Hoboken",
-        "ship_to_state": "NJ",
-        "ship_to_zip": "07030",
-    }
+    ship_to = _ship_to(side)
 
     def create(reference: str, lines: list[dict]) -> Order:
         return order_services.order_create(

@@ -140,12 +140,19 @@ class Command(BaseCommand):
         """The other apps' demo data, through their own services (scopes are per client there)."""
         from django_scopes import scopes_disabled
 
+        from accounts.models import Warehouse
         from inventory.demo import seed_inventory
         from orders.demo import seed_orders
+        from shipments.demo import seed_shipments
+        from shipments.demo_carriers import seed_boxes, seed_carriers
 
         with scopes_disabled():  # the system actor seeds every client
             created = seed_inventory(actor)
+            seed_carriers()
+            for warehouse in Warehouse.objects.order_by("pk"):
+                seed_boxes(warehouse)
             seed_orders(actor)
+            seed_shipments(actor)
             return created
 
     def _user(self, actor: Actor, *, email: str, **fields) -> User:
