@@ -49,6 +49,13 @@ class Perm(StrEnum):
     EVENT_VIEW = "event.view"  # the events feed
     WEBHOOK_VIEW = "webhook.view"  # subscriptions and their delivery logs
     WEBHOOK_MANAGE = "webhook.manage"  # subscribe, edit, replay, send a test event
+    REPORT_VIEW = "report.view"  # KPIs, dashboards, the fleet view, QBRs
+    ALERT_VIEW = "alert.view"  # the alert inbox (brands: the alerts shown to them)
+    ALERT_MANAGE = "alert.manage"  # acknowledge, assign, comment, resolve (staff)
+    ALERT_RULES = "alert.rules"  # per-client rules and thresholds
+    ORDER_ERROR_RECORD = "order_error.record"  # record a fulfillment error against a shipped order
+    QBR_EDIT = "qbr.edit"  # QBR notes and action items
+    EXPORT = "export.run"  # CSV exports
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -78,6 +85,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EVENT_VIEW,
             Perm.WEBHOOK_VIEW,
             Perm.WEBHOOK_MANAGE,
+            Perm.REPORT_VIEW,
+            Perm.ALERT_VIEW,
+            Perm.ALERT_MANAGE,
+            Perm.ALERT_RULES,
+            Perm.ORDER_ERROR_RECORD,
+            Perm.QBR_EDIT,
+            Perm.EXPORT,
         }
     ),
     Role.WAREHOUSE_OPERATOR: frozenset(
@@ -98,6 +112,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SHIPMENT_VIEW,
             Perm.TRACKING_RECORD,
             Perm.CARRIER_VIEW,
+            Perm.REPORT_VIEW,
+            Perm.ALERT_VIEW,
+            Perm.ALERT_MANAGE,
+            Perm.ORDER_ERROR_RECORD,
         }
     ),
     Role.CLIENT_ADMIN: frozenset(
@@ -120,6 +138,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EVENT_VIEW,
             Perm.WEBHOOK_VIEW,
             Perm.WEBHOOK_MANAGE,
+            Perm.REPORT_VIEW,
+            Perm.ALERT_VIEW,
+            Perm.EXPORT,
         }
     ),
     Role.CLIENT_USER: frozenset(
@@ -136,6 +157,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SHIPMENT_VIEW,
             Perm.CARRIER_VIEW,
             Perm.EVENT_VIEW,
+            Perm.REPORT_VIEW,
+            Perm.ALERT_VIEW,
+            Perm.EXPORT,
         }
     ),
 }

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "shipments",
+    "reporting",
 ]
 
 MIDDLEWARE = [

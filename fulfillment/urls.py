@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("shipments.api.urls")),
+    path("", include("reporting.api.urls")),
 ]
 
 urlpatterns = [
@@ -33,6 +34,7 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("orders.urls")),
     path("", include("shipments.urls")),
+    path("", include("reporting.urls")),
     path("", include("accounts.urls")),
 ]
 

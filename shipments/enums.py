@@ -119,6 +119,8 @@ class EventType(models.TextChoices):
     ASN_RECEIVED = "asn.received", "ASN received"
     INVENTORY_LOW_STOCK = "inventory.low_stock", "Low stock"
     SHIPMENT_EXCEPTION = "shipment.exception", "Shipment exception"
+    ALERT_OPENED = "alert.opened", "Alert opened"
+    ALERT_RESOLVED = "alert.resolved", "Alert resolved"
     WEBHOOK_TEST = "webhook.test", "Test event"
 
 

@@ -45,6 +45,13 @@ EXPECTED = {
         Perm.EVENT_VIEW,
         Perm.WEBHOOK_VIEW,
         Perm.WEBHOOK_MANAGE,
+        Perm.REPORT_VIEW,
+        Perm.ALERT_VIEW,
+        Perm.ALERT_MANAGE,
+        Perm.ALERT_RULES,
+        Perm.ORDER_ERROR_RECORD,
+        Perm.QBR_EDIT,
+        Perm.EXPORT,
     },
     WO: {
         Perm.CONSOLE,
@@ -63,6 +70,10 @@ EXPECTED = {
         Perm.SHIPMENT_VIEW,
         Perm.TRACKING_RECORD,
         Perm.CARRIER_VIEW,
+        Perm.REPORT_VIEW,
+        Perm.ALERT_VIEW,
+        Perm.ALERT_MANAGE,
+        Perm.ORDER_ERROR_RECORD,
     },
     CA: {
         Perm.PORTAL,
@@ -83,6 +94,9 @@ EXPECTED = {
         Perm.EVENT_VIEW,
         Perm.WEBHOOK_VIEW,
         Perm.WEBHOOK_MANAGE,
+        Perm.REPORT_VIEW,
+        Perm.ALERT_VIEW,
+        Perm.EXPORT,
     },
     CU: {
         Perm.PORTAL,
@@ -97,6 +111,9 @@ EXPECTED = {
         Perm.SHIPMENT_VIEW,
         Perm.CARRIER_VIEW,
         Perm.EVENT_VIEW,
+        Perm.REPORT_VIEW,
+        Perm.ALERT_VIEW,
+        Perm.EXPORT,
     },
 }
 
