@@ -8,7 +8,11 @@ def navigation(request):
         return {"nav": []}
     items = []
     if actor.can(Perm.CONSOLE):
-        items += [("console-home", "Clients"), ("console-warehouses", "Warehouses")]
+        items += [
+            ("console-home", "Fleet"),
+            ("console-clients", "Clients"),
+            ("console-warehouses", "Warehouses"),
+        ]
         if actor.can(Perm.AUDIT_VIEW):
             items.append(("console-audit", "Audit trail"))
         if actor.can(Perm.INVENTORY_VIEW):
@@ -21,6 +25,10 @@ def navigation(request):
                 ("console-shipment-exceptions", "Exceptions"),
                 ("console-manifests", "Manifests"),
             ]
+        if actor.can(Perm.ALERT_VIEW):
+            items.append(("console-alerts", "Alerts"))
+        if actor.can(Perm.EXPORT):
+            items.append(("console-exports", "Exports"))
     if actor.can(Perm.WAREHOUSE_FLOOR):
         items += [("floor-dock", "Dock"), ("floor-receiving", "Receiving"), ("floor-putaway", "Putaway")]
         items.append(("floor-counts", "Counts"))
@@ -28,6 +36,12 @@ def navigation(request):
         items += [("floor-waves", "Waves"), ("floor-pack", "Pack"), ("floor-ship", "Ship")]
     if actor.can(Perm.PORTAL):
         items.append(("portal-home", "Overview"))
+        if actor.can(Perm.REPORT_VIEW):
+            items += [("portal-dashboard", "Dashboard"), ("portal-qbrs", "QBRs")]
+        if actor.can(Perm.ALERT_VIEW):
+            items.append(("portal-alerts", "Alerts"))
+        if actor.can(Perm.EXPORT):
+            items.append(("portal-exports", "Exports"))
         if actor.can(Perm.INVENTORY_VIEW):
             items += [
                 ("portal-items", "Items"),

@@ -28,7 +28,7 @@ urlpatterns = [
     path(
         "accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
-    path("console/", views.console_home, name="console-home"),
+    path("console/clients/", views.console_clients, name="console-clients"),
     path("console/clients/<int:pk>/", views.console_client, name="console-client"),
     path("console/warehouses/", views.console_warehouses, name="console-warehouses"),
     path("console/audit/", views.console_audit, name="console-audit"),

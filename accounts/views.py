@@ -74,7 +74,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm(Perm.CONSOLE)
-def console_home(request: HttpRequest) -> HttpResponse:
+def console_clients(request: HttpRequest) -> HttpResponse:
+    """The client search (the console home is the fleet view, ``reporting.views.dashboards``)."""
     form = ClientSearchForm(request.GET or None)
     clients = selectors.client_list(actor=request.actor)
     if form.is_valid():
@@ -91,7 +92,12 @@ def console_home(request: HttpRequest) -> HttpResponse:
 def console_client(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.actor
     client = selectors.client_get(actor=actor, pk=pk)
-    context = {"client": client}
+    context = {
+        "client": client,
+        "can_qbr": actor.can(Perm.QBR_EDIT),
+        "can_alert_rules": actor.can(Perm.ALERT_RULES),
+        "can_alerts": actor.can(Perm.ALERT_VIEW),
+    }
     if actor.can(Perm.USER_VIEW):
         context["users"] = selectors.user_list(actor=actor).filter(client=client)
     if actor.can(Perm.API_KEY_VIEW):

@@ -270,6 +270,10 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "shipments.enums.EventType",
         "ShipmentStatusEnum": "shipments.enums.ShipmentStatus",
         "TrackingStatusEnum": "shipments.enums.TrackingStatus",
+        "AlertStatusEnum": "reporting.alert_selectors.ALERT_STATUS_CHOICES",
+        "OrderErrorKindEnum": "reporting.enums.OrderErrorKind",
+        "ExportKindEnum": "reporting.enums.ExportKind",
+        "ExportStatusEnum": "reporting.enums.ExportStatus",
     },
 }
 
@@ -321,6 +325,28 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipments.tasks.low_stock_sweep",
         "schedule": crontab(minute=35),
     },
+    # The alert sweeps (reporting.alert_tasks); each run is idempotent, none uses a countdown.
+    "alerts-orders": {"task": "reporting.alert_tasks.sweep_order_alerts", "schedule": 60},
+    "alerts-inbound-and-shipments": {"task": "reporting.alert_tasks.sweep_flow_alerts", "schedule": 5 * 60},
+    "alerts-stock": {"task": "reporting.alert_tasks.sweep_stock_alerts", "schedule": crontab(minute=40)},
+    # The nightly KPI rollup (reporting.tasks.rollup_kpis, idempotent): 10:15 UTC is after midnight
+    # in every US time zone and after that hour's :05 inventory snapshots, so each client's
+    # yesterday is complete and snapshotted, and before the 10:30 KPI alert sweep reads it.
+    "kpi-rollup": {
+        "task": "reporting.tasks.rollup_kpis",
+        "schedule": crontab(hour=10, minute=15),
+    },
+    # 10:30 UTC: after midnight in every US time zone (Hawaii's is 10:00 UTC), so each client's
+    # yesterday is complete.
+    "alerts-kpis": {
+        "task": "reporting.alert_tasks.sweep_kpi_alerts",
+        "schedule": crontab(hour=10, minute=30),
+    },
+    # 12:00 UTC is 7 am (EST) / 8 am (EDT) on the US East Coast: the account managers' morning.
+    "alerts-digest": {
+        "task": "reporting.alert_tasks.send_alert_digest",
+        "schedule": crontab(hour=12, minute=0),
+    },
 }
 
 # --- Outbound webhooks (shipments.webhooks) ----------------------------------------------------
@@ -335,6 +361,12 @@ WEBHOOK_REPLAY_MAX_EVENTS = 10_000
 # The feed lists an event once it is this old, so an event that committed after a newer one is
 # not skipped by a reader's cursor (see the README).
 EVENTS_FEED_SETTLE_SECONDS = env.float("EVENTS_FEED_SETTLE_SECONDS", default=2.0)
+
+# --- CSV exports (reporting.exports) -----------------------------------------------------------
+# Files of background exports: <job id>-<kind>.csv, downloaded by whoever asked for them.
+EXPORTS_DIR = VAR_DIR / "exports"
+# An export with more rows than this runs as a Celery job instead of streaming in the request.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=50_000)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOGGING = {

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fulfillment import health
 from orders import shopify
+from reporting.views import order_errors
 from shipments import carrier_webhook
 
 api_v1 = [
@@ -32,6 +33,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("inventory.urls")),
+    # Before orders' ``console/orders/<pk>/<action>/``, which would take "errors" for an action.
+    path(
+        "console/orders/<int:order_id>/errors/",
+        order_errors.console_order_errors,
+        name="console-order-errors",
+    ),
     path("", include("orders.urls")),
     path("", include("shipments.urls")),
     path("", include("reporting.urls")),

@@ -139,6 +139,9 @@ def _detail(request: HttpRequest, pk: int, *, portal: bool, **extra) -> HttpResp
         "cancellable": can_manage and order.status in CANCELLABLE_STATUSES,
         "client_hold_open": any(h.kind == HoldKind.CLIENT for h in open_holds),
         "can_reallocate": not portal and actor.can(Perm.ORDER_REALLOCATE) and order.status in RELEASABLE,
+        "can_record_errors": not portal
+        and actor.can(Perm.ORDER_ERROR_RECORD)
+        and order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
         "hold_form": extra.pop("hold_form", None) or HoldForm(),
         "incoming_asns": list(order_selectors.incoming_asns(order=order)),
         "now": timezone.now(),

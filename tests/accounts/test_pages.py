@@ -67,9 +67,9 @@ def test_console_lists_only_the_managers_clients_and_filters(client, account_man
         c.account_managers.add(account_manager)
     ClientFactory(name="Gamma Hidden")
     client.force_login(account_manager)
-    page = client.get("/console/").content.decode()
+    page = client.get("/console/clients/").content.decode()
     assert "Alpha Goods" in page and "Beta Brands" in page and "Gamma Hidden" not in page
-    filtered = client.get("/console/?q=beta", HTTP_HX_REQUEST="true").content.decode()
+    filtered = client.get("/console/clients/?q=beta", HTTP_HX_REQUEST="true").content.decode()
     assert "Beta Brands" in filtered and "Alpha Goods" not in filtered
     assert "<html" not in filtered  # htmx gets the rows only
 

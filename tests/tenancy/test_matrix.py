@@ -62,6 +62,15 @@ from inventory.models import (
 from orders import allocation as order_allocation
 from orders import services as order_services
 from orders.models import Allocation, Order, OrderEvent, OrderHold, OrderLine, ShopifyConnection
+from reporting.models import (
+    Alert,
+    AlertComment,
+    AlertRuleSetting,
+    ExportJob,
+    OrderError,
+    QBRActionItem,
+    QBRReport,
+)
 from shipments.demo_carriers import seed_boxes, seed_carriers
 from shipments.models import (
     BoxType,
@@ -110,6 +119,9 @@ class Side:
     webhook: WebhookSubscription = field(init=False)
     floor: Floor = field(init=False)  # a wave picked and an order packed at its node
     shipping: Shipping = field(init=False)  # parcels labelled, manifested and tracked
+    qbr_report: QBRReport = field(init=False)  # a QBR with notes and an action item
+    qbr_item: QBRActionItem = field(init=False)
+    exports: dict[tuple[str, int], int] = field(init=False)  # requester -> their export job
     snapshot_query: tuple[str, list] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -167,7 +179,64 @@ def build_side(tenant, label: str) -> Side:
     side.floor = build_floor(side)
     side.shipping = build_shipping(side)
     build_webhooks(side)
+    build_qbr_and_exports(side)
+    build_alerts(side)
     return side
+
+
+def build_alerts(side: Side) -> None:
+    """Alerts opened by the sweeps: a late order (shown to the brand) and the same order at risk
+    before (staff only, resolved), with a comment and an override of one rule."""
+    from reporting.alert_services import alert_comment, rule_setting_update
+    from tests.reporting.alert_support import open_alerts
+
+    system = Actor.system("tenancy matrix")
+    alerts = open_alerts(side.client, side.warehouse, node=side.stock.node)
+    alert_comment(actor=system, alert=alerts[0], body=f"Comment {side.marker}")
+    rule_setting_update(actor=system, client=side.client, rule="asn_overdue", threshold=2)
+
+
+def _alerts_of(side: Side) -> list[int]:
+    """The tenant's alerts, the brand-visible ones first (B's actors must reach B's first)."""
+    rows = Alert.objects.filter(client=side.client).order_by("-client_visible", "pk")
+    return list(rows.values_list("pk", flat=True))
+
+
+def build_qbr_and_exports(side: Side) -> None:
+    """A QBR (notes and an action item, through the services) and an export job for each of the
+    tenant's people and keys: a job is its requester's own, nobody else's (read-only keys cannot
+    ask for one, so theirs is written directly)."""
+    from reporting import export_services, qbr_services
+
+    system = Actor.system("tenancy matrix")
+    args = {"client": side.client, "year": 2026, "quarter": 1}
+    side.qbr_report = qbr_services.qbr_notes_update(actor=system, notes=f"Notes {side.marker}", **args)
+    side.qbr_item = qbr_services.qbr_action_item_create(actor=system, text=f"Action {side.marker}", **args)
+    t, side.exports = side.tenant, {}
+    for key, actor in (
+        (("user", t.admin.pk), Actor.for_user(t.admin)),
+        (("user", t.user.pk), Actor.for_user(t.user)),
+        (("user", side.manager.pk), Actor.for_user(side.manager)),
+        (("key", t.key.pk), Actor.for_api_key(t.key)),
+    ):
+        job = export_services.export_job_create(
+            actor=actor,
+            kind="orders",
+            start=date(2026, 1, 1),
+            end=date(2026, 1, 31),
+            client_ids=[side.client.pk],
+        )
+        side.exports[key] = job.pk
+    side.exports[("key", t.ro_key.pk)] = ExportJob.objects.create(
+        kind="orders",
+        params={"clients": [side.client.pk], "from": "2026-01-01", "to": "2026-01-31"},
+        actor_api_key=t.ro_key,
+        actor_label=f"read-only key of {side.label}",
+    ).pk
+
+
+def _own_export(side: Side, actor: Actor) -> int:
+    return side.exports[("user", actor.user.pk) if actor.user else ("key", actor.api_key.pk)]
 
 
 def build_webhooks(side: Side) -> None:
@@ -216,6 +285,7 @@ class Shipping:
 def build_shipping(side: Side) -> Shipping:
     """A tenant's parcels, through the services: one order labelled and manifested (shipped, then
     tracked), one labelled and waiting for pickup."""
+    from reporting.services import order_error_record
     from shipments.services.shipping import buy_label, manifest_close
     from shipments.services.tracking import record_tracking_event
     from tests.shipments.factories import pack_order
@@ -238,6 +308,8 @@ def build_shipping(side: Side) -> Shipping:
         source="carrier",
         external_id=f"evt-{side.marker}",
     )
+    # A fulfillment error recorded against the shipped order (the order-errors collection).
+    order_error_record(actor=system, order=shipped.order, kind="mis_pick", note=f"Error {side.marker}")
     return Shipping(labelled=labelled(), shipped=shipped, manifest=manifest)
 
 
@@ -432,6 +504,9 @@ class Collection:
     staff_see_all: bool = False
     node_bound: bool = False
     shared: bool = False  # operator data every role reads alike (carriers): no tenant owns it
+    query: tuple[tuple[str, str], ...] = ()  # parameters a request without them is refused (a report's dates)
+    # Rows owned by the person or key that made them (export jobs): B's own object for this actor.
+    mine: Callable[[Side, Actor], int | str] | None = None
 
     def first(self, side: Side) -> int | str:
         return self.objects(side)[0]
@@ -555,6 +630,20 @@ COLLECTIONS: dict[str, Collection] = {
         all_ids=lambda s: set(Shipment.objects.filter(client=s.client).values_list("pk", flat=True)),
     ),
     "/api/v1/manifests/": Collection(lambda s: [s.shipping.manifest.pk], staff_see_all=True, node_bound=True),
+    # KPI reports are computed, not stored: no object of A to find, only numbers that must not leak
+    # (B naming A's client is a 400, like a missing one). Order errors are the client's rows.
+    "/api/v1/reports/": Collection(lambda s: [], query=(("from", "2026-01-01"), ("to", "2026-01-31"))),
+    "/api/v1/order-errors/": Collection(
+        lambda s: list(OrderError.objects.filter(client=s.client).order_by("pk").values_list("pk", flat=True))
+    ),
+    # A QBR report and its action items are the client's; an export job is its requester's alone.
+    "/api/v1/qbrs/": Collection(lambda s: [s.qbr_report.pk]),
+    "/api/v1/qbr-action-items/": Collection(lambda s: [s.qbr_item.pk]),
+    "/api/v1/exports/": Collection(lambda s: sorted(s.exports.values()), mine=_own_export),
+    # Alerts are the client's (a brand sees its visible ones only); a client's rules are nested
+    # under it and named by the rule.
+    "/api/v1/alerts/": Collection(_alerts_of),
+    "/api/v1/clients/{client_pk}/alert-rules/": Collection(lambda s: ["order_late", "asn_overdue"]),
     "/api/v1/box-types/": Collection(
         lambda s: list(
             BoxType.objects.filter(warehouse=s.warehouse).order_by("pk").values_list("pk", flat=True)
@@ -637,6 +726,7 @@ def write_bodies(a: Side, b: Side | None = None) -> list[Body]:
         "location": ref("/api/v1/locations/", st.node.bins[0].pk),
         "locations": ref("/api/v1/locations/", [st.node.bins[0].pk]),
         "to_location": ref("/api/v1/locations/", st.node.bins[1].pk),
+        "report": ref("/api/v1/qbrs/", a.qbr_report.pk),
     }
     variants = [("all references to A", references)]
     variants += [(f"{name}=A's", {name: r}) for name, r in references.items()]
@@ -673,6 +763,7 @@ def query_probes(a: Side) -> dict[str, Any]:
         "lot_code": st.lot_balance.lot_code,
         "document_id": str(st.receiving_asn.pk),
         "external_reference": a.orders[0].external_reference,
+        "report": a.qbr_report.pk,
     }
 
 
@@ -681,7 +772,11 @@ def snapshot(a: Side) -> dict[str, str]:
     query, compiled once per side: it runs after every write)."""
     if a.snapshot_query is None:
         a.snapshot_query = fingerprint_query(
-            snapshot_querysets(a) | inventory_querysets(a) | order_querysets(a) | floor_querysets(a)
+            snapshot_querysets(a)
+            | inventory_querysets(a)
+            | order_querysets(a)
+            | floor_querysets(a)
+            | qbr_export_querysets(a)
         )
     with connection.cursor() as cursor:
         cursor.execute(*a.snapshot_query)
@@ -759,6 +854,18 @@ def floor_querysets(a: Side) -> dict[str, QuerySet]:
         "tracking_events": TrackingEvent.objects.filter(client=client),
         "voided_labels": VoidedLabel.objects.filter(client=client),
         "manifests": Manifest.objects.filter(warehouse__in=a.stock.nodes),
+    }
+
+
+def qbr_export_querysets(a: Side) -> dict[str, QuerySet]:
+    """A's QBR reports and action items, and the export jobs of A's people and keys."""
+    return {
+        "qbr_reports": QBRReport.objects.filter(client=a.client),
+        "qbr_action_items": QBRActionItem.objects.filter(client=a.client),
+        "export_jobs": ExportJob.objects.filter(pk__in=list(a.exports.values())),
+        "alerts": Alert.objects.filter(client=a.client),
+        "alert_comments": AlertComment.objects.filter(client=a.client),
+        "alert_rules": AlertRuleSetting.objects.filter(client=a.client),
     }
 
 
@@ -845,6 +952,8 @@ def missing_value(param_schema: dict) -> int | str:
 def answer(response) -> tuple[int, list[str]]:
     """What a caller learns from a response, besides the ids it sent: the status and the fields
     named in an error."""
+    if getattr(response, "streaming", False):  # a streamed download (CSV) names no field
+        return response.status_code, []
     try:
         fields = response.json()["error"]["fields"]
     except (ValueError, KeyError, TypeError):
@@ -853,12 +962,23 @@ def answer(response) -> tuple[int, list[str]]:
 
 
 def list_rows(response) -> list | None:
+    if getattr(response, "streaming", False):
+        return None
     try:
         data = response.json()
     except ValueError:
         return None
     rows = data.get("results") if isinstance(data, dict) else data
     return rows if isinstance(rows, list) else None
+
+
+def _body(response) -> bytes:
+    """The response's bytes, of a streamed one (a CSV export) too: read once, then kept."""
+    if not getattr(response, "streaming", False):
+        return response.content
+    if not hasattr(response, "matrix_body"):
+        response.matrix_body = b"".join(response.streaming_content)
+    return response.matrix_body
 
 
 # --- the probe ----------------------------------------------------------------------------------
@@ -887,6 +1007,10 @@ class Probe:
         if all(self.hidden_from_actor(c) for c in collections):
             markers.add(self.a.node_marker)
         return markers
+
+    def own_first(self, collection: Collection) -> int | str:
+        """B's object that this actor must reach (its own, in a collection of requesters' rows)."""
+        return collection.mine(self.b, self.actor) if collection.mine else collection.first(self.b)
 
     def hidden_from_actor(self, collection: Collection) -> bool:
         """Whether A's objects in this collection are A's own as far as this actor is concerned."""
@@ -935,7 +1059,7 @@ class Probe:
             return None
         if response.status_code >= 500:
             self.fail(op, what, f"answered {response.status_code}")
-        text = response.content.decode("utf-8", "replace")
+        text = _body(response).decode("utf-8", "replace")
         if leaked := sorted(m for m in self.markers(collections) - echoed if m in text):
             self.fail(op, what, f"response ({response.status_code}) contains A's {leaked}: {text[:300]}")
         if op.method != "get":
@@ -1024,7 +1148,7 @@ class Probe:
         # Positive control: the actor reaches B's own object, so the 404s above are tenancy at work.
         is_detail = op.path.endswith("{" + op.path_params[-1][0] + "}/")
         if op.method == "get" and is_detail and allowed:
-            b_url = self.url(op, [c.first(self.b) for c in collections])
+            b_url = self.url(op, [self.own_first(c) for c in collections])
             on_b = self.send(op, b_url, "B's own object", collections=collections)
             if on_b is not None and on_b.status_code != 200:
                 self.fail(
@@ -1034,6 +1158,7 @@ class Probe:
     def list_operation(self, op: Operation, collection: Collection, *, own_list: bool) -> None:
         allowed = self.role_allows(op.method, op.path)
         page = {"page_size": settings.API_MAX_PAGE_SIZE} if "page_size" in op.query_params else {}
+        page |= dict(collection.query)
         probes = [("no filter", {})]
         probes += [
             (f"?{k}=A's", v if isinstance(v, dict) else {k: v})
@@ -1056,7 +1181,7 @@ class Probe:
             ids = {row.get("id") for row in rows if isinstance(row, dict)}
             if self.hidden_from_actor(collection) and (shown := ids & collection.ids(self.a)):
                 self.fail(op, what, f"lists A's objects {sorted(shown)}")
-            if not query and collection.first(self.b) not in ids:
+            if not query and self.own_first(collection) not in ids:
                 self.fail(
                     op, what, "does not list B's own object, so proves nothing (is the registry right?)"
                 )

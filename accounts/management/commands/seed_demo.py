@@ -143,6 +143,7 @@ class Command(BaseCommand):
         from accounts.models import Warehouse
         from inventory.demo import seed_inventory
         from orders.demo import seed_orders
+        from reporting.demo import seed_kpi_history
         from shipments.demo import seed_shipments
         from shipments.demo_carriers import seed_boxes, seed_carriers
 
@@ -153,6 +154,7 @@ class Command(BaseCommand):
                 seed_boxes(warehouse)
             seed_orders(actor)
             seed_shipments(actor)
+            seed_kpi_history(days_back=30)
             return created
 
     def _user(self, actor: Actor, *, email: str, **fields) -> User:

@@ -1,0 +1,757 @@
+"""The alert engine: DOMAIN.md's alert rules as set-based sweeps.
+
+Each rule's sweep is ONE transaction:
+1. one query reads the rule's per-client settings (``AlertRuleSetting``; absent: ``RULE_DEFAULTS``);
+2. one query selects the rule's candidates across every client with the rule enabled, each
+   client with its own threshold (clients are grouped by distinct threshold value, so the
+   candidate query is a single SELECT with one OR-term per group, or per group and node where
+   the rule is about the node's local day);
+3. one query reads the rule's open alerts; one ``bulk_create(ignore_conflicts=True)`` inserts
+   the new ones: the unique constraint (rule, object_type, object_id, occurrence) keeps ONE
+   alert per occurrence whatever runs at once (two workers, two beat processes);
+4. one UPDATE resolves the open alerts whose object no longer matches ("condition cleared");
+5. the alerts of the rule not yet announced (``notified_at IS NULL``) are claimed with a
+   conditional UPDATE on rows locked first, so exactly one sweep announces each: the
+   ``alert.opened`` / ``alert.resolved`` webhook events are written in the same transaction (the
+   outbox), and the immediate e-mail of critical alerts is queued after commit.
+
+A worker killed mid-sweep rolls the transaction back: nothing is lost (the next run opens the
+same alerts) and nothing is duplicated (the constraint and the claim). Alerts left unannounced
+by a sweep that committed are announced by the next one, because step 5 claims every unannounced
+open alert of the rule, not only those inserted by this run.
+
+Occurrences: an order's ship-by, an ASN's ETA or dock-to-stock deadline, a shipment's last sign
+of life (stalled), estimated delivery date (late) or exception time. For stock and KPI rules the
+occurrence is the local date the condition was first seen; while the alert stays open the same
+object keeps matching it (``by_object``), so a second day low does not open a second alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from accounts.models import Client, Warehouse
+from fulfillment.calendar import BusinessCalendar
+
+from .enums import RULE_DEFAULTS, AlertRule, Severity
+from .models import Alert, AlertRuleSetting
+
+CONDITION_CLEARED = "system: condition cleared"
+
+
+# --- rules: defaults and per-client overrides --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveRule:
+    """One rule as it applies to one client: DOMAIN.md's default, or the client's override."""
+
+    client_id: int
+    rule: str
+    enabled: bool
+    severity: str
+    threshold: Decimal | None
+    client_visible: bool
+    overridden: bool
+    updated_by: str = ""
+
+    @property
+    def label(self) -> str:
+        return AlertRule(self.rule).label
+
+    @property
+    def unit(self) -> str:
+        return RULE_DEFAULTS[self.rule].unit
+
+    @property
+    def default(self):
+        return RULE_DEFAULTS[self.rule]
+
+    @property
+    def has_threshold(self) -> bool:
+        return RULE_DEFAULTS[self.rule].threshold is not None
+
+
+def default_rule(client_id: int, rule: str) -> EffectiveRule:
+    d = RULE_DEFAULTS[rule]
+    return EffectiveRule(client_id, rule, True, d.severity, d.threshold, d.client_visible, False)
+
+
+def _from_setting(s: AlertRuleSetting) -> EffectiveRule:
+    return EffectiveRule(
+        client_id=s.client_id,
+        rule=s.rule,
+        enabled=s.enabled,
+        severity=s.severity,
+        threshold=s.threshold if s.threshold is not None else RULE_DEFAULTS[s.rule].threshold,
+        client_visible=s.client_visible,
+        overridden=True,
+        updated_by=s.updated_by,
+    )
+
+
+def effective_rules(client_ids: Iterable[int]) -> dict[int, dict[str, EffectiveRule]]:
+    """client -> rule -> the rule as it applies (defaults and overrides): one query. Callers
+    pass client ids the actor may see; the settings are read across those clients at once."""
+    ids = sorted(set(client_ids))
+    table = {c: {r: default_rule(c, r) for r in AlertRule.values} for c in ids}
+    with scopes_disabled():
+        for s in AlertRuleSetting.objects.filter(client_id__in=ids).order_by():
+            table[s.client_id][s.rule] = _from_setting(s)
+    return table
+
+
+@dataclass
+class RuleScope:
+    """Which clients a sweep covers and with what threshold, severity and visibility."""
+
+    rule: str
+    overrides: dict[int, EffectiveRule]
+
+    @classmethod
+    def load(cls, rule: str) -> RuleScope:
+        rows = AlertRuleSetting.objects.filter(rule=rule).order_by()
+        return cls(rule, {s.client_id: _from_setting(s) for s in rows})
+
+    @property
+    def default(self):
+        return RULE_DEFAULTS[self.rule]
+
+    def for_client(self, client_id: int) -> EffectiveRule:
+        return self.overrides.get(client_id) or default_rule(client_id, self.rule)
+
+    def enabled_q(self, field: str = "client_id") -> Q:
+        disabled = sorted(c for c, s in self.overrides.items() if not s.enabled)
+        return ~Q(**{f"{field}__in": disabled}) if disabled else Q()
+
+    def groups(self, field: str = "client_id") -> list[tuple[Decimal | None, Q]]:
+        """(threshold, clients with it): the default's group covers every client without a
+        different threshold (and not disabled); each other value its listed clients."""
+        by_value: dict[Decimal, list[int]] = {}
+        off = [c for c, s in self.overrides.items() if not s.enabled]
+        for c, s in self.overrides.items():
+            if s.enabled and s.threshold is not None and s.threshold != self.default.threshold:
+                by_value.setdefault(s.threshold, []).append(c)
+        others = sorted(off + [c for ids in by_value.values() for c in ids])
+        default_q = ~Q(**{f"{field}__in": others}) if others else Q()
+        groups = [(self.default.threshold, default_q)]
+        groups += [(value, Q(**{f"{field}__in": sorted(ids)})) for value, ids in sorted(by_value.items())]
+        return groups
+
+
+# --- candidates --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One object that matches a rule now."""
+
+    client_id: int
+    object_type: str
+    object_id: str
+    occurrence: str
+    title: str
+    detail: dict = field(default_factory=dict, compare=False)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _local(moment: datetime | None, zone: str | None) -> str:
+    if moment is None:
+        return "—"
+    local = moment.astimezone(ZoneInfo(zone or "UTC"))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _nodes() -> list[tuple[int, str]]:
+    return list(Warehouse.objects.order_by("pk").values_list("pk", "time_zone"))
+
+
+def _local_today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+ORDER_FIELDS = ("pk", "client_id", "external_reference", "status", "ship_by", "warehouse__code")
+
+
+def _order_hit(row: dict, title: str, zone_field: str = "warehouse__time_zone") -> Hit:
+    number = f"ORD-{row['pk']:07d}"
+    return Hit(
+        client_id=row["client_id"],
+        object_type="order",
+        object_id=str(row["pk"]),
+        occurrence=row["ship_by"].isoformat(),
+        title=title.format(
+            number=number,
+            ref=row["external_reference"],
+            ship_by=_local(row["ship_by"], row.get(zone_field) or row.get("client__time_zone")),
+        ),
+        detail={
+            "order_id": row["pk"],
+            "number": number,
+            "external_reference": row["external_reference"],
+            "status": row["status"],
+            "warehouse": row["warehouse__code"],
+            "ship_by": _iso(row["ship_by"]),
+        },
+    )
+
+
+def _orders(condition: Q) -> list[dict]:
+    from orders.models import Order
+
+    return list(
+        Order.objects.filter(condition)
+        .order_by()
+        .values(*ORDER_FIELDS, "warehouse__time_zone", "client__time_zone")
+    )
+
+
+def orders_at_risk(now: datetime, rules: RuleScope) -> list[Hit]:
+    """``orders.selectors.at_risk_q`` with each client's window (hours) instead of two: not packed
+    yet and due within the window (a passed deadline is late, not at risk)."""
+    from orders.selectors import AT_RISK_WINDOW, PACKED_OR_LATER, at_risk_q
+
+    condition = Q(pk__in=[])
+    for hours, clients in rules.groups():
+        window = timedelta(hours=float(hours))
+        if window == AT_RISK_WINDOW:
+            condition |= at_risk_q(now) & clients
+        else:
+            condition |= (
+                Q(ship_by__gte=now, ship_by__lte=now + window) & ~Q(status__in=PACKED_OR_LATER) & clients
+            )
+    return [
+        _order_hit(r, "{number} ({ref}) at risk: not packed, ship by {ship_by}") for r in _orders(condition)
+    ]
+
+
+def orders_late(now: datetime, rules: RuleScope) -> list[Hit]:
+    """``orders.selectors.late_q``: not shipped (nor cancelled) and the ship-by has passed."""
+    from orders.selectors import late_q
+
+    rows = _orders(late_q(now) & rules.enabled_q())
+    return [_order_hit(r, "{number} ({ref}) late: not shipped by {ship_by}") for r in rows]
+
+
+def _asn_hit(row: dict, occurrence: str, title: str) -> Hit:
+    number = f"ASN-{row['pk']:06d}"
+    return Hit(
+        client_id=row["client_id"],
+        object_type="asn",
+        object_id=str(row["pk"]),
+        occurrence=occurrence,
+        title=title.format(number=number, ref=row["reference"] or row["po_reference"] or "no reference"),
+        detail={
+            "asn_id": row["pk"],
+            "number": number,
+            "reference": row["reference"],
+            "status": row["status"],
+            "warehouse": row["warehouse__code"],
+            "eta": _iso(row["eta"]),
+            "arrived_at": _iso(row["arrived_at"]),
+            "dock_to_stock_deadline": _iso(row["dock_to_stock_deadline"]),
+        },
+    )
+
+
+ASN_FIELDS = (
+    "pk",
+    "client_id",
+    "reference",
+    "po_reference",
+    "status",
+    "warehouse__code",
+    "warehouse__time_zone",
+    "eta",
+    "arrived_at",
+    "dock_to_stock_deadline",
+)
+
+
+def asns_overdue(now: datetime, rules: RuleScope) -> list[Hit]:
+    """Submitted or in transit, not arrived, and the node's local day ETA + N days has ended
+    (N = the threshold, default 1: an ASN due Monday is overdue from Wednesday 00:00 node time)."""
+    from inventory.enums import ASNStatus
+    from inventory.models import ASN
+
+    condition = Q(pk__in=[])
+    for warehouse_id, zone in _nodes():
+        today = _local_today(zone, now)
+        for days, clients in rules.groups():
+            last_day_ok = today - timedelta(days=int(days))
+            condition |= Q(warehouse_id=warehouse_id, eta__lt=last_day_ok) & clients
+    rows = (
+        ASN.objects.filter(
+            condition,
+            status__in=(ASNStatus.SUBMITTED, ASNStatus.IN_TRANSIT),
+            arrived_at__isnull=True,
+            eta__isnull=False,
+        )
+        .order_by()
+        .values(*ASN_FIELDS)
+    )
+    return [
+        _asn_hit(
+            r, r["eta"].isoformat(), f"{{number}} ({{ref}}) overdue: ETA {r['eta']:%Y-%m-%d}, not arrived"
+        )
+        for r in rows
+    ]
+
+
+def asns_dock_to_stock_late(now: datetime, rules: RuleScope) -> list[Hit]:
+    """Arrived, not stocked, and its dock-to-stock deadline has passed."""
+    from inventory.enums import ASNStatus
+    from inventory.models import ASN
+
+    rows = (
+        ASN.objects.filter(
+            rules.enabled_q(),
+            status__in=(ASNStatus.ARRIVED, ASNStatus.RECEIVING, ASNStatus.RECEIVED),
+            arrived_at__isnull=False,
+            stocked_at__isnull=True,
+            dock_to_stock_deadline__lt=now,
+        )
+        .order_by()
+        .values(*ASN_FIELDS)
+    )
+    return [
+        _asn_hit(
+            r,
+            r["dock_to_stock_deadline"].isoformat(),
+            "{number} ({ref}) dock-to-stock late: not stocked by "
+            + _local(r["dock_to_stock_deadline"], r["warehouse__time_zone"]),
+        )
+        for r in rows
+    ]
+
+
+def _stock_levels(condition: Q):
+    """(client, item, node) -> available in sellable bins, at nodes where the item has a balance
+    row: one grouped query."""
+    from inventory.enums import SELLABLE_LOCATION_TYPES
+    from inventory.models import Balance
+
+    sellable = Q(location__type__in=SELLABLE_LOCATION_TYPES)
+    return (
+        Balance.objects.filter(condition)
+        .values(
+            "client_id",
+            "item_id",
+            "warehouse_id",
+            "item__sku",
+            "item__reorder_point",
+            "warehouse__code",
+            "warehouse__time_zone",
+        )
+        .annotate(available=Coalesce(Sum(F("on_hand") - F("allocated"), filter=sellable), 0))
+        .order_by()
+    )
+
+
+def _stock_hit(row: dict, now: datetime, title: str) -> Hit:
+    return Hit(
+        client_id=row["client_id"],
+        object_type="stock",
+        object_id=f"{row['item_id']}:{row['warehouse_id']}",
+        occurrence=_local_today(row["warehouse__time_zone"], now).isoformat(),
+        title=title.format(sku=row["item__sku"], node=row["warehouse__code"]),
+        detail={
+            "item_id": row["item_id"],
+            "sku": row["item__sku"],
+            "warehouse": row["warehouse__code"],
+            "available": row["available"],
+            "reorder_point": row["item__reorder_point"],
+        },
+    )
+
+
+def stock_low(now: datetime, rules: RuleScope) -> list[Hit]:
+    """Available (sellable bins: on hand - allocated) below the item's reorder point at a node."""
+    rows = _stock_levels(rules.enabled_q() & Q(item__reorder_point__gt=0)).filter(
+        available__lt=F("item__reorder_point")
+    )
+    return [
+        _stock_hit(
+            r,
+            now,
+            f"{{sku}} low at {{node}}: {r['available']} available, reorder point {r['item__reorder_point']}",
+        )
+        for r in rows
+    ]
+
+
+def stock_out(now: datetime, rules: RuleScope) -> list[Hit]:
+    """Nothing available at a node while orders want the item there: lines of backordered or
+    not-yet-allocated orders (routed to that node or not routed yet) asking for the item itself
+    or for a kit it is a component of."""
+    from inventory.models import KitComponent
+    from orders.enums import OrderStatus
+    from orders.models import OrderLine
+
+    waiting = Q(order__status__in=(OrderStatus.BACKORDERED, OrderStatus.RECEIVED)) & (
+        Q(order__warehouse_id=OuterRef("warehouse_id")) | Q(order__warehouse__isnull=True)
+    )
+    direct = OrderLine.objects.filter(waiting, item_id=OuterRef("item_id"))
+    kits = KitComponent.objects.filter(component_id=OuterRef(OuterRef("item_id"))).values("kit_id")
+    via_kit = OrderLine.objects.filter(waiting, item_id__in=kits)
+    rows = _stock_levels(rules.enabled_q() & (Exists(direct) | Exists(via_kit))).filter(available__lte=0)
+    return [_stock_hit(r, now, "{sku} out of stock at {node} with orders waiting") for r in rows]
+
+
+SHIPMENT_FIELDS = (
+    "pk",
+    "client_id",
+    "order_id",
+    "status",
+    "tracking_number",
+    "shipped_at",
+    "estimated_delivery_date",
+    "last_event_at",
+    "exception_reason",
+    "warehouse__code",
+    "warehouse__time_zone",
+    "carrier__name",
+)
+
+
+def _shipment_hit(row: dict, occurrence: str, title: str) -> Hit:
+    number = f"SHP-{row['pk']:07d}"
+    return Hit(
+        client_id=row["client_id"],
+        object_type="shipment",
+        object_id=str(row["pk"]),
+        occurrence=occurrence,
+        title=title.format(number=number, tracking=row["tracking_number"] or "no tracking number"),
+        detail={
+            "shipment_id": row["pk"],
+            "number": number,
+            "order_id": row["order_id"],
+            "status": row["status"],
+            "carrier": row["carrier__name"],
+            "tracking_number": row["tracking_number"],
+            "warehouse": row["warehouse__code"],
+            "shipped_at": _iso(row["shipped_at"]),
+            "estimated_delivery_date": _iso(row["estimated_delivery_date"]),
+            "last_event_at": _iso(row["last_event_at"]),
+            "exception_reason": row["exception_reason"],
+        },
+    )
+
+
+def _stalled_q(now: datetime, business_days: int) -> Q:
+    """``shipments.shipment_selectors.stalled_q`` with another number of business days."""
+    from shipments.shipment_selectors import STALLED_AFTER_BUSINESS_DAYS, UNDERWAY, stalled_q
+
+    if business_days == STALLED_AFTER_BUSINESS_DAYS:
+        return stalled_q(now)
+    per_node = Q(pk__in=[])
+    for warehouse in Warehouse.objects.prefetch_related("closures").order_by("pk"):
+        calendar = BusinessCalendar(warehouse.time_zone, frozenset(c.date for c in warehouse.closures.all()))
+        day = calendar.local(now).date()
+        for _ in range(business_days + 1):
+            day -= timedelta(days=1)
+            while not calendar.is_business_day(day):
+                day -= timedelta(days=1)
+        threshold = datetime.combine(day + timedelta(days=1), time(0), tzinfo=calendar.zone)
+        per_node |= Q(warehouse_id=warehouse.pk, shipped_at__lt=threshold) & (
+            Q(last_event_at__isnull=True) | Q(last_event_at__lt=threshold)
+        )
+    return Q(status__in=UNDERWAY, shipped_at__isnull=False) & per_node
+
+
+def _shipments(condition: Q, **annotations):
+    from shipments.models import Shipment
+
+    return (
+        Shipment.all_objects.filter(condition)
+        .annotate(**annotations)
+        .order_by()
+        .values(*SHIPMENT_FIELDS, *annotations)
+    )
+
+
+def shipments_stalled(now: datetime, rules: RuleScope) -> list[Hit]:
+    """No tracking event for N business days (default 2). The occurrence is the last sign of life
+    (last event, else shipping): a parcel that moves and stalls again is a new occurrence."""
+    condition = Q(pk__in=[])
+    for days, clients in rules.groups():
+        condition |= _stalled_q(now, int(days)) & clients
+    rows = _shipments(condition)
+    hits = []
+    for r in rows:
+        since = r["last_event_at"] or r["shipped_at"]
+        hits.append(
+            _shipment_hit(
+                r,
+                since.isoformat(),
+                "{number} ({tracking}) stalled: no scan since " + _local(since, r["warehouse__time_zone"]),
+            )
+        )
+    return hits
+
+
+def shipments_late(now: datetime, rules: RuleScope) -> list[Hit]:
+    """``shipments.shipment_selectors.late_q``: not delivered by the end of its estimated day."""
+    from shipments.shipment_selectors import late_q
+
+    rows = _shipments(late_q(now) & rules.enabled_q())
+    return [
+        _shipment_hit(
+            r,
+            r["estimated_delivery_date"].isoformat(),
+            f"{{number}} ({{tracking}}) late: not delivered by {r['estimated_delivery_date']:%Y-%m-%d}",
+        )
+        for r in rows
+    ]
+
+
+def shipments_in_exception(now: datetime, rules: RuleScope) -> list[Hit]:
+    """In carrier exception; the occurrence is the time of the latest exception scan."""
+    from shipments.enums import TrackingStatus
+    from shipments.models import TrackingEvent
+    from shipments.shipment_selectors import exception_q
+
+    latest = (
+        TrackingEvent.objects.filter(shipment=OuterRef("pk"), status=TrackingStatus.EXCEPTION)
+        .order_by("-occurred_at", "-pk")
+        .values("occurred_at")[:1]
+    )
+    rows = _shipments(
+        exception_q() & rules.enabled_q(),
+        exception_at=Coalesce(Subquery(latest), F("last_event_at"), F("shipped_at"), F("updated_at")),
+    )
+    return [
+        _shipment_hit(
+            r,
+            r["exception_at"].isoformat(),
+            "{number} ({tracking}) carrier exception"
+            + (f": {r['exception_reason']}" if r["exception_reason"] else ""),
+        )
+        for r in rows
+    ]
+
+
+def kpi_under_target(now: datetime, rules: RuleScope) -> list[Hit]:
+    """The trailing N-day (default 7) on-time ship rate of each client with the rule enabled,
+    against its ``target_on_time_ship``; "n/a" (nothing due) never fires. The N days are the
+    client's last N complete local days. One KPI report per client (the KPI engine computes a
+    client's rate from its rollup), which is fine for a nightly rule."""
+    from .kpis import kpi_report
+
+    hits = []
+    clients = Client.objects.filter(rules.enabled_q("pk"), active=True).order_by("pk")
+    for client in clients:
+        days = int(
+            rules.for_client(client.pk).threshold or RULE_DEFAULTS[AlertRule.KPI_UNDER_TARGET].threshold
+        )
+        today = _local_today(client.time_zone, now)
+        start, end = today - timedelta(days=days), today - timedelta(days=1)
+        report = kpi_report(client_ids=[client.pk], start=start, end=end, now=now)
+        rate = report.totals["on_time_ship_rate"].value
+        target = client.target_on_time_ship
+        if rate is None or rate >= target:
+            continue
+        hits.append(
+            Hit(
+                client_id=client.pk,
+                object_type="client",
+                object_id=f"{client.pk}:on_time_ship_rate",
+                occurrence=today.isoformat(),
+                title=f"{client.name}: on-time ship rate {rate:.2f}% over the last {days} days, "
+                f"under the {target:.2f}% target",
+                detail={
+                    "kpi": "on_time_ship_rate",
+                    "value": str(rate),
+                    "target": str(target),
+                    "from": start.isoformat(),
+                    "to": end.isoformat(),
+                },
+            )
+        )
+    return hits
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    candidates: Callable[[datetime, RuleScope], list[Hit]]
+    by_object: bool = False  # an open alert keeps matching its object whatever today's occurrence
+
+
+RULES: dict[str, RuleSpec] = {
+    AlertRule.ORDER_AT_RISK: RuleSpec(orders_at_risk),
+    AlertRule.ORDER_LATE: RuleSpec(orders_late),
+    AlertRule.ASN_OVERDUE: RuleSpec(asns_overdue),
+    AlertRule.DOCK_TO_STOCK_LATE: RuleSpec(asns_dock_to_stock_late),
+    AlertRule.LOW_STOCK: RuleSpec(stock_low, by_object=True),
+    AlertRule.OUT_OF_STOCK: RuleSpec(stock_out, by_object=True),
+    AlertRule.SHIPMENT_STALLED: RuleSpec(shipments_stalled),
+    AlertRule.SHIPMENT_LATE: RuleSpec(shipments_late),
+    AlertRule.CARRIER_EXCEPTION: RuleSpec(shipments_in_exception),
+    AlertRule.KPI_UNDER_TARGET: RuleSpec(kpi_under_target, by_object=True),
+}
+
+# What each beat entry sweeps (``reporting.alert_tasks``).
+ORDER_RULES = (AlertRule.ORDER_AT_RISK, AlertRule.ORDER_LATE)
+FLOW_RULES = (
+    AlertRule.ASN_OVERDUE,
+    AlertRule.DOCK_TO_STOCK_LATE,
+    AlertRule.SHIPMENT_STALLED,
+    AlertRule.SHIPMENT_LATE,
+    AlertRule.CARRIER_EXCEPTION,
+)
+STOCK_RULES = (AlertRule.LOW_STOCK, AlertRule.OUT_OF_STOCK)
+KPI_RULES = (AlertRule.KPI_UNDER_TARGET,)
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    rule: str
+    matching: int = 0
+    opened: list[int] = field(default_factory=list)  # announced by this sweep
+    resolved: list[int] = field(default_factory=list)
+
+
+def alert_payload(alert: Alert) -> dict:
+    """The ``alert.opened`` / ``alert.resolved`` webhook body's ``data``."""
+    return {
+        "alert_id": alert.pk,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "title": alert.title,
+        "object_type": alert.object_type,
+        "object_id": alert.object_id,
+        "occurrence": alert.occurrence,
+        "detail": alert.detail,
+        "opened_at": alert.opened_at.isoformat().replace("+00:00", "Z"),
+        "resolved_at": alert.resolved_at.isoformat().replace("+00:00", "Z") if alert.resolved_at else None,
+        "resolution": (
+            None
+            if not alert.resolved_at
+            else "condition_cleared"
+            if alert.resolved_by == CONDITION_CLEARED
+            else "resolved_by_operator"
+        ),
+    }
+
+
+def emit_alert_event(alert: Alert, event_type: str) -> None:
+    """Brand-visible alerts only: the client's subscriptions receive them (the outbox row is
+    written in the caller's transaction)."""
+    if not alert.client_visible:
+        return
+    from shipments.events import emit
+
+    emit(client_id=alert.client_id, type=event_type, data=alert_payload(alert))
+
+
+def resolve_alerts(alert_ids: list[int], *, now: datetime, by: str) -> list[int]:
+    """Lock the still-open alerts among ``alert_ids`` and resolve them (one UPDATE); a concurrent
+    sweep that got there first has them already resolved, so each resolution is announced once."""
+    from shipments.enums import EventType
+
+    if not alert_ids:
+        return []
+    rows = list(
+        Alert.objects.select_for_update().filter(pk__in=alert_ids, resolved_at__isnull=True).order_by("pk")
+    )
+    if not rows:
+        return []
+    ids = [a.pk for a in rows]
+    Alert.objects.filter(pk__in=ids).update(resolved_at=now, resolved_by=by)
+    for alert in rows:
+        alert.resolved_at, alert.resolved_by = now, by
+        emit_alert_event(alert, EventType.ALERT_RESOLVED)
+    return ids
+
+
+def _claim_unannounced(rule: str, now: datetime) -> list[Alert]:
+    """The rule's open alerts nobody announced yet, locked and marked in this transaction."""
+    rows = list(
+        Alert.objects.select_for_update()
+        .filter(rule=rule, resolved_at__isnull=True, notified_at__isnull=True)
+        .order_by("pk")
+    )
+    if rows:
+        Alert.objects.filter(pk__in=[a.pk for a in rows], notified_at__isnull=True).update(notified_at=now)
+    return rows
+
+
+def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
+    """One rule's sweep across every client, in one transaction (see the module docstring)."""
+    from shipments.enums import EventType
+
+    spec = RULES[rule]
+    now = now or timezone.now()
+    result = SweepResult(rule)
+    with scopes_disabled(), transaction.atomic():
+        scope = RuleScope.load(rule)
+        hits = spec.candidates(now, scope)
+        result.matching = len(hits)
+
+        def key(object_type, object_id, occurrence):
+            return (object_type, object_id) if spec.by_object else (object_type, object_id, occurrence)
+
+        open_alerts = {
+            key(t, i, o): pk
+            for pk, t, i, o in Alert.objects.filter(rule=rule, resolved_at__isnull=True)
+            .order_by()
+            .values_list("pk", "object_type", "object_id", "occurrence")
+        }
+        matching = {key(h.object_type, h.object_id, h.occurrence) for h in hits}
+        new = [h for h in hits if key(h.object_type, h.object_id, h.occurrence) not in open_alerts]
+        if new:
+            Alert.objects.bulk_create(
+                [
+                    Alert(
+                        client_id=h.client_id,
+                        rule=rule,
+                        severity=scope.for_client(h.client_id).severity,
+                        client_visible=scope.for_client(h.client_id).client_visible,
+                        object_type=h.object_type,
+                        object_id=h.object_id,
+                        occurrence=h.occurrence,
+                        title=h.title[:300],
+                        detail=h.detail,
+                        opened_at=now,
+                    )
+                    for h in new
+                ],
+                ignore_conflicts=True,
+            )
+        cleared = [pk for k, pk in open_alerts.items() if k not in matching]
+        result.resolved = resolve_alerts(cleared, now=now, by=CONDITION_CLEARED)
+        claimed = _claim_unannounced(rule, now)
+        for alert in claimed:
+            emit_alert_event(alert, EventType.ALERT_OPENED)
+        result.opened = [a.pk for a in claimed]
+        critical = [a.pk for a in claimed if a.severity == Severity.CRITICAL]
+        if critical:
+            transaction.on_commit(lambda: _queue_mail(critical))
+    return result
+
+
+def _queue_mail(alert_ids: list[int]) -> None:
+    from .alert_tasks import send_alert_mail
+
+    send_alert_mail.delay(alert_ids)
+
+
+def sweep(rules: Iterable[str], *, now: datetime | None = None) -> list[SweepResult]:
+    """Several rules, each in its own transaction (one failing rule does not undo the others)."""
+    return [sweep_rule(rule, now=now) for rule in rules]

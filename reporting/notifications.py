@@ -1,0 +1,107 @@
+"""Alert e-mail (Django's mail: the console backend unless ``EMAIL_URL`` says otherwise).
+
+- Immediate: a critical alert, once announced by its sweep (``notified_at`` claimed there), is
+  mailed to the client's account managers: one message per alert.
+- Daily digest: each account manager gets the alerts of their clients opened since the last
+  digest. The alerts are claimed first (``digested_at`` set under a row lock, in one
+  transaction), then the messages are sent after commit, so two digest runs never mail the same
+  alert twice; a crash between commit and sending loses that digest rather than repeating it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from accounts.enums import Role
+from accounts.models import Client
+
+from .models import Alert
+
+
+def _link(alert: Alert) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("console-alert", args=[alert.pk])
+
+
+def _managers_by_client(client_ids) -> dict[int, list[tuple[int, str, str]]]:
+    """client -> [(user id, e-mail, name)] of its active account managers: one query."""
+    rows = (
+        Client.account_managers.through.objects.filter(
+            client_id__in=set(client_ids), user__is_active=True, user__role=Role.ACCOUNT_MANAGER
+        )
+        .order_by("client_id", "user__email")
+        .values_list("client_id", "user_id", "user__email", "user__full_name")
+    )
+    out: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for client_id, user_id, email, name in rows:
+        out[client_id].append((user_id, email, name))
+    return out
+
+
+def send_opened_mail(*, alert_ids: list[int]) -> int:
+    """One message per alert to the account managers of its client; returns messages sent."""
+    with scopes_disabled():
+        alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("client").order_by("pk"))
+    managers = _managers_by_client(a.client_id for a in alerts)
+    sent = 0
+    for alert in alerts:
+        recipients = [email for _id, email, _name in managers.get(alert.client_id, [])]
+        if not recipients:
+            continue
+        body = render_to_string("emails/alert_opened.txt", {"alert": alert, "link": _link(alert)})
+        sent += send_mail(
+            subject=f"[{alert.get_severity_display()}] {alert.client.name}: {alert.title}"[:200],
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    return sent
+
+
+def send_digest(*, now: datetime | None = None) -> int:
+    """Claim every alert not yet in a digest, then mail each account manager those of their
+    clients (a manager of no alerted client gets nothing). Returns messages sent."""
+    now = now or timezone.now()
+    with scopes_disabled(), transaction.atomic():
+        alerts = list(
+            Alert.objects.select_for_update(of=("self",))
+            .filter(digested_at__isnull=True)
+            .select_related("client")
+            .order_by("client__name", "opened_at", "pk")
+        )
+        if not alerts:
+            return 0
+        Alert.objects.filter(pk__in=[a.pk for a in alerts], digested_at__isnull=True).update(digested_at=now)
+        managers = _managers_by_client(a.client_id for a in alerts)
+    per_manager: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        for _id, email, name in managers.get(alert.client_id, []):
+            per_manager[(email, name)].append(alert)
+    sent = 0
+    for (email, name), theirs in sorted(per_manager.items()):
+        rows = [(a, _link(a)) for a in theirs]
+        body = render_to_string(
+            "emails/alert_digest.txt",
+            {
+                "name": name or email,
+                "rows": rows,
+                "open_count": sum(1 for a in theirs if not a.resolved_at),
+                "inbox": settings.SITE_URL.rstrip("/") + reverse("console-alerts"),
+                "now": now,
+            },
+        )
+        sent += send_mail(
+            subject=f"Alert digest: {len(theirs)} new alert{'s' if len(theirs) != 1 else ''}",
+            message=body,
+            from_email=None,
+            recipient_list=[email],
+        )
+    return sent
