@@ -91,7 +91,9 @@ def _config(chart_class, *, labels: Sequence[str], style: Style, **extra):
         show_minor_x_labels=False,
         x_labels_major_every=max(1, math.ceil(len(labels) / MAX_X_LABELS)),
         truncate_label=-1,
+        truncate_legend=-1,
         margin=12,
+        margin_bottom=28,  # room for the legend row under the x labels
         spacing=8,
         no_data_text="No data for this period",
         **extra,

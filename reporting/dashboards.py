@@ -427,15 +427,7 @@ TILE_SECTIONS = (
     ),
 )
 INBOUND_KPIS = ("dock_to_stock_median_hours", "dock_to_stock_in_time_rate", "receiving_accuracy")
-INVENTORY_KPIS = (
-    "units_on_hand",
-    "days_of_supply",
-    "inventory_turns",
-    "aged_0_30",
-    "aged_31_90",
-    "aged_91_180",
-    "aged_over_180",
-)
+INVENTORY_KPIS = kpis.INVENTORY_KPIS
 SHIPPING_KPIS = (
     "shipping_cost_per_order",
     "carrier_on_time_delivery",

@@ -4,7 +4,7 @@ background job.
 
 Rows are read with ``.iterator(chunk_size=...)`` and written a line at a time, so neither a
 streamed response nor a job ever holds the file in memory. Every cell goes through
-``reporting.csv.safe_cell`` (a cell a spreadsheet would run as a formula is quoted). Times are
+``fulfillment.spreadsheet.safe_cell`` (a cell a spreadsheet would run as a formula is quoted). Times are
 ISO 8601 in the client's time zone, and the period is the client's local days [from, to].
 """
 
@@ -27,9 +27,10 @@ from django.db.models import Q, QuerySet
 from accounts.actors import Actor
 from accounts.models import Client
 from accounts.roles import Perm
+from fulfillment.spreadsheet import csv_lines as safe_csv_lines
+from fulfillment.spreadsheet import safe_cell
 from fulfillment.tenancy import actor_scope
-from reporting.csv import csv_lines as safe_csv_lines
-from reporting.csv import safe_cell
+from shipments import shipment_selectors as shipment_csv
 
 from .enums import ExportKind
 
@@ -207,29 +208,7 @@ def _order_row(o) -> list:
     ]
 
 
-SHIPMENT_COLUMNS = (
-    "shipment",
-    "client",
-    "order",
-    "external_reference",
-    "node",
-    "status",
-    "carrier",
-    "service",
-    "tracking_number",
-    "zone",
-    "billable_weight_lb",
-    "cost",
-    "currency",
-    "packages",
-    "units",
-    "label_created_at",
-    "shipped_at",
-    "estimated_delivery_date",
-    "delivered_at",
-    "transit_days",
-    "exception_reason",
-)
+SHIPMENT_COLUMNS = shipment_csv.CSV_COLUMNS
 
 
 def _shipments(actor: Actor, request: ExportRequest) -> QuerySet:
@@ -244,33 +223,6 @@ def _shipments(actor: Actor, request: ExportRequest) -> QuerySet:
         )
         .order_by("created_at", "pk")
     )
-
-
-def _shipment_row(s) -> list:
-    tz = s.client.time_zone
-    return [
-        s.number,
-        s.client.name,
-        s.order.number,
-        s.order.external_reference,
-        s.warehouse.code,
-        s.status,
-        s.carrier.code if s.carrier_id else "",
-        s.service.code if s.service_id else "",
-        s.tracking_number,
-        s.zone,
-        s.billable_weight_lb,
-        s.cost,
-        s.currency,
-        s.package_count,
-        s.units,
-        _local(s.label_created_at, tz),
-        _local(s.shipped_at, tz),
-        s.estimated_delivery_date,
-        _local(s.delivered_at, tz),
-        s.transit_days,
-        s.exception_reason,
-    ]
 
 
 SNAPSHOT_COLUMNS = ("date", "client", "sku", "item", "node", "on_hand")
@@ -402,7 +354,7 @@ class ExportSpec:
 
 SPECS: dict[str, ExportSpec] = {
     ExportKind.ORDERS: ExportSpec(ORDER_COLUMNS, _orders, _order_row),
-    ExportKind.SHIPMENTS: ExportSpec(SHIPMENT_COLUMNS, _shipments, _shipment_row),
+    ExportKind.SHIPMENTS: ExportSpec(SHIPMENT_COLUMNS, _shipments, shipment_csv.csv_row),
     ExportKind.SNAPSHOTS: ExportSpec(SNAPSHOT_COLUMNS, _snapshots, _snapshot_row),
     ExportKind.MOVES: ExportSpec(MOVE_COLUMNS, _moves, _move_row),
     ExportKind.KPIS: ExportSpec(KPI_COLUMNS, None, None),

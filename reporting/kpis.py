@@ -87,6 +87,18 @@ from .models import DailyKPI, OrderError
 PERCENT, HOURS, DAYS, USD, ORDERS, UNITS, TURNS = "%", "hours", "days", "USD", "orders", "units", "turns"
 
 
+# The stock KPIs, in the order the dashboard and the QBR show them.
+INVENTORY_KPIS = (
+    "units_on_hand",
+    "days_of_supply",
+    "inventory_turns",
+    "aged_0_30",
+    "aged_31_90",
+    "aged_91_180",
+    "aged_over_180",
+)
+
+
 @dataclass(frozen=True)
 class KPIDef:
     key: str

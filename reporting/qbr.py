@@ -191,15 +191,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "inventory",
         "Inventory",
-        (
-            "units_on_hand",
-            "days_of_supply",
-            "inventory_turns",
-            "aged_0_30",
-            "aged_31_90",
-            "aged_91_180",
-            "aged_over_180",
-        ),
+        kpis.INVENTORY_KPIS,
     ),
     (
         "shipping",

@@ -14,6 +14,7 @@ node's business calendar too.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -205,3 +206,63 @@ def manifest_candidates(*, actor: Actor) -> list[dict]:
         .order_by("warehouse__code", "carrier__name")
     )
     return list(rows)
+
+
+# --- the shipments CSV (the console list's export and reporting's shipments export) ---------------
+
+CSV_COLUMNS = (
+    "shipment",
+    "client",
+    "order",
+    "external_reference",
+    "node",
+    "status",
+    "carrier",
+    "service",
+    "tracking_number",
+    "zone",
+    "billable_weight_lb",
+    "cost",
+    "currency",
+    "packages",
+    "units",
+    "label_created_at",
+    "shipped_at",
+    "estimated_delivery_date",
+    "delivered_at",
+    "transit_days",
+    "exception_reason",
+)
+
+
+def _local_iso(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat() if value else ""
+
+
+def csv_row(shipment: Shipment) -> list:
+    """One shipment as a CSV row (``CSV_COLUMNS``), times in the client's time zone. Rows of
+    ``shipment_list`` (client, order, node, carrier, service, package and unit counts loaded)."""
+    s, zone = shipment, ZoneInfo(shipment.client.time_zone)
+    return [
+        s.number,
+        s.client.name,
+        s.order.number,
+        s.order.external_reference,
+        s.warehouse.code,
+        s.status,
+        s.carrier.code if s.carrier_id else "",
+        s.service.code if s.service_id else "",
+        s.tracking_number,
+        s.zone,
+        s.billable_weight_lb,
+        s.cost,
+        s.currency,
+        s.package_count,
+        s.units,
+        _local_iso(s.label_created_at, zone),
+        _local_iso(s.shipped_at, zone),
+        s.estimated_delivery_date,
+        _local_iso(s.delivered_at, zone),
+        s.transit_days,
+        s.exception_reason,
+    ]

@@ -18,9 +18,9 @@ from fulfillment.api.errors import APIError
 from fulfillment.api.filters import StableOrderingFilter
 from fulfillment.api.schema import error_responses
 from fulfillment.api.views import PlatformViewSet
+from fulfillment.spreadsheet import stream_csv
 from orders.models import Order
 from reporting import services
-from reporting.csv import stream_csv
 from reporting.enums import Granularity, OrderErrorKind
 from reporting.kpis import KPIReport, kpi_report
 from reporting.models import DailyKPI, OrderError

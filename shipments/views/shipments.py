@@ -8,7 +8,7 @@ as the API. Another client's shipment is a 404 because the selectors never retur
 
 from __future__ import annotations
 
-import csv
+import itertools
 
 from django import forms
 from django.contrib import messages
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Warehouse
 from accounts.roles import Perm
 from accounts.views import error_text, list_page, require_perm
+from fulfillment.spreadsheet import stream_csv
 from inventory.forms import SCAN
 
 from .. import shipment_selectors as selectors
@@ -129,75 +130,11 @@ def filter_shipments(qs, form: ShipmentFilterForm, time_zone: str = "UTC"):
     return qs.order_by("-created_at", "-pk")
 
 
-CSV_COLUMNS = (
-    "shipment",
-    "client",
-    "order",
-    "reference",
-    "node",
-    "status",
-    "carrier",
-    "service",
-    "tracking_number",
-    "zone",
-    "billable_weight_lb",
-    "cost",
-    "currency",
-    "packages",
-    "units",
-    "label_created_at",
-    "shipped_at",
-    "estimated_delivery_date",
-    "delivered_at",
-    "transit_days",
-    "exception_reason",
-)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _iso(value) -> str:
-    return value.isoformat() if value else ""
-
-
-def _csv_rows(qs):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for s in qs.iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                s.number,
-                s.client.name,
-                s.order.number,
-                s.order.external_reference,
-                s.warehouse.code,
-                s.status,
-                s.carrier.code if s.carrier_id else "",
-                s.service.code if s.service_id else "",
-                s.tracking_number,
-                s.zone or "",
-                s.billable_weight_lb if s.billable_weight_lb is not None else "",
-                s.cost if s.cost is not None else "",
-                s.currency,
-                s.package_count,
-                s.units,
-                _iso(s.label_created_at),
-                _iso(s.shipped_at),
-                _iso(s.estimated_delivery_date),
-                _iso(s.delivered_at),
-                s.transit_days if s.transit_days is not None else "",
-                s.exception_reason,
-            ]
-        )
-
-
 def _csv_response(qs, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    rows = itertools.chain(
+        [selectors.CSV_COLUMNS], (selectors.csv_row(s) for s in qs.iterator(chunk_size=500))
+    )
+    return stream_csv(rows, filename)
 
 
 def _list(request: HttpRequest, *, portal: bool) -> HttpResponse:

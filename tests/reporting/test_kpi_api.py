@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.enums import Role
-from reporting.csv import safe_cell, stream_csv
+from fulfillment.spreadsheet import safe_cell, stream_csv
 from tests.accounts.factories import UserFactory
 from tests.reporting.kpi_support import build_week
 

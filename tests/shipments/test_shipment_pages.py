@@ -12,6 +12,7 @@ from django.urls import reverse
 from accounts.enums import Role
 from inventory.enums import MoveReason
 from inventory.models import Move
+from orders.models import Order
 from shipments.enums import ShipmentStatus
 from shipments.models import Manifest, Shipment
 from shipments.services.shipping import buy_label, ship_out
@@ -53,6 +54,10 @@ def test_console_list_filters_and_exports_csv(world, client, django_assert_max_n
     text = b"".join(export.streaming_content).decode()
     lines = text.strip().splitlines()
     assert lines[0].startswith("shipment,client,order") and len(lines) == 2 and shipped.number in lines[1]
+    # A brand's reference a spreadsheet would run as a formula comes out as text.
+    Order.objects.filter(pk=shipped.order_id).update(external_reference='=HYPERLINK("http://x")')
+    text = b"".join(client.get(url, {"export": "csv", "carrier": "usps"}).streaming_content).decode()
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
     for size in (1, 2):
         with django_assert_max_num_queries(20):
             assert client.get(url, {"per_page": size}).status_code == 200
