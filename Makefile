@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test chromium lint format migrations-check clean
+.PHONY: run test bench install install-test chromium lint format migrations-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ run: install
 ## The whole suite against PostgreSQL and Redis, in parallel, plus a boot of the embedded default.
 test: install-test
 	scripts/test.sh
+
+## The scale benchmark (docs/benchmarks.md) on a database of its own: make bench [SCALE=small|full].
+SCALE ?= full
+bench: install
+	$(BIN)/python -m bench.run --scale $(SCALE)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
