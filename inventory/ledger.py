@@ -8,6 +8,7 @@ with ``F()`` expressions, and guarded by CHECK constraints; every change leaves 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -108,7 +109,7 @@ def post_move(
         client_id, item_id = balance.client_id, balance.item_id
         transaction.on_commit(lambda: stock_became_sellable(client_id, item_id))
     if balance.location.type in SELLABLE_LOCATION_TYPES:
-        low_stock_check(balance.client_id, balance.item_id)
+        low_stock_check(balance.client_id, [balance.item_id])
     with scope(client=balance.client_id):
         Balance.objects.filter(pk=balance.pk).update(**updates)
         balance.refresh_from_db(fields=["on_hand", "allocated", "received_at"])
@@ -143,14 +144,18 @@ def stock_became_sellable(client_id: int, item_id: int) -> None:
     app.signature("orders.tasks.allocate_backorders", args=(client_id, [item_id])).delay()
 
 
-def low_stock_check(client_id: int, item_id: int) -> None:
-    """After commit: compare the item's available units with its reorder point (shipments.tasks,
-    by name, so the ledger does not depend on the shipments app)."""
+def low_stock_check(client_id: int, item_ids: Iterable[int]) -> None:
+    """After commit: compare the items' available units with their reorder points. Called where
+    available stock changes: sellable moves here, reservations in ``orders.allocation``
+    (shipments.tasks, by name, so the ledger does not depend on the shipments app)."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return
 
     def send() -> None:
         from fulfillment.celery import app
 
-        app.signature("shipments.tasks.check_low_stock", args=(client_id, [item_id])).delay()
+        app.signature("shipments.tasks.check_low_stock", args=(client_id, ids)).delay()
 
     transaction.on_commit(send)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from accounts.actors import Actor
+from inventory import ledger
 from inventory.enums import SELLABLE_LOCATION_TYPES
 from inventory.models import Balance, KitComponent
 
@@ -82,6 +83,7 @@ def release_allocations(order: Order) -> int:
             Balance.objects.filter(pk=balance_id).update(allocated=F("allocated") - deltas[balance_id])
         Allocation.objects.filter(pk__in=[a.pk for a in active]).update(released_at=timezone.now())
     _offer_to_backorders(order.client_id, {a.item_id for a in active})
+    ledger.low_stock_check(order.client_id, {a.item_id for a in active})
     return len(active)
 
 
@@ -204,6 +206,7 @@ def allocate(*, actor: Actor, order: Order) -> str:
         for balance_id in sorted(deltas):
             Balance.objects.filter(pk=balance_id).update(allocated=F("allocated") + deltas[balance_id])
         Allocation.objects.bulk_create(rows)
+        ledger.low_stock_check(order.client_id, needs)
         now = timezone.now()
         was_backordered = order.status == OrderStatus.BACKORDERED
         order.warehouse = used_nodes[0]
@@ -277,4 +280,5 @@ def allocate_part(
                 break
         for row in sorted(rows, key=lambda r: r.balance_id):
             Balance.objects.filter(pk=row.balance_id).update(allocated=F("allocated") + row.quantity)
+        ledger.low_stock_check(order.client_id, {row.item_id for row in rows})
         return Allocation.objects.bulk_create(rows)

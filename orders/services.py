@@ -19,6 +19,7 @@ from accounts.roles import Perm
 from accounts.services import audit_record
 from fulfillment.geo import zip_point
 from inventory.models import Item, ItemBarcode
+from shipments.enums import EventType
 
 from . import allocation, clock
 from .enums import (
@@ -108,24 +109,20 @@ def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Orde
 
 # Order statuses a brand's webhooks and events feed hear about (order.created is emitted by intake).
 EVENT_ON_ENTERING = {
-    OrderStatus.ALLOCATED: "order.allocated",
-    OrderStatus.BACKORDERED: "order.backordered",
-    OrderStatus.CANCELLED: "order.cancelled",
-    OrderStatus.SHIPPED: "order.shipped",
-    OrderStatus.DELIVERED: "order.delivered",
+    OrderStatus.ALLOCATED: EventType.ORDER_ALLOCATED,
+    OrderStatus.BACKORDERED: EventType.ORDER_BACKORDERED,
+    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
 }
 
 
 def _emit_status_event(order: Order, to: str) -> None:
-    """The outbox row, in the transition's transaction. Reserving or releasing stock changes what
-    is available, so the order's items are checked against their reorder points after commit."""
-    from shipments import events, webhooks
+    """The outbox row, in the transition's transaction."""
+    from shipments import events
 
     if event_type := EVENT_ON_ENTERING.get(to):
         events.emit(client_id=order.client_id, type=event_type, data=events.order_data(order))
-    with scope(client=order.client_id):
-        item_ids = list(order.allocations.order_by().values_list("item_id", flat=True).distinct())
-    webhooks.enqueue_low_stock_check(order.client_id, item_ids)
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -91,6 +91,11 @@ class Quote:
         return data
 
 
+def cheapest_first(quote: Quote) -> tuple:
+    """The order quotes are listed and shopped in: price, then speed, then carrier and service."""
+    return (quote.total, quote.transit_days, quote.carrier, quote.service)
+
+
 class NoRate(Exception):
     """No active service can carry these parcels to this destination."""
 
@@ -173,7 +178,7 @@ def quote_services(
                 meets_promise=None if promise is None else transit <= promise,
             )
         )
-    quotes.sort(key=lambda q: (q.total, q.transit_days, q.carrier, q.service))
+    quotes.sort(key=cheapest_first)
     return quotes
 
 
@@ -200,7 +205,7 @@ def shop(quotes: Sequence[Quote], *, service_level: str) -> Choice:
     promise = SERVICE_PROMISE_DAYS.get(service_level, SERVICE_PROMISE_DAYS["standard"])
     meeting = [q for q in quotes if q.transit_days <= promise]
     if meeting:
-        best = min(meeting, key=lambda q: (q.total, q.transit_days, q.carrier, q.service))
+        best = min(meeting, key=cheapest_first)
         reason = (
             f"cheapest of {len(meeting)} service{'s' if len(meeting) != 1 else ''} delivering within "
             f"{promise} business day{'s' if promise != 1 else ''} ({service_level})"

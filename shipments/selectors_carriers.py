@@ -68,24 +68,21 @@ def rate_shop(
 ) -> RateShopping:
     """Quote through each active carrier's adapter (the pack station and the API price alike) and
     pick with ``rates.shop``: the cheapest meeting the promise, else the fastest."""
-    from .carriers import adapter_for
+    from .carriers import quote_all
 
     zone = rates.zone_for(origin_zip, destination_zip)
     if zone is None:
         return RateShopping(None, [], None, f"No zone between ZIP {origin_zip} and ZIP {destination_zip}.")
-    carriers = list(Carrier.objects.filter(active=True)) if carriers is None else carriers
-    quotes: list[rates.Quote] = []
-    for carrier in carriers:
-        quotes += adapter_for(carrier).rate(
-            origin_zip=origin_zip,
-            destination_zip=destination_zip,
-            parcels=parcels,
-            residential=residential,
-            ship_date=ship_date,
-            calendar=calendar,
-            service_level=service_level,
-        )
-    quotes.sort(key=lambda q: (q.total, q.transit_days, q.carrier, q.service))
+    quotes = quote_all(
+        origin_zip=origin_zip,
+        destination_zip=destination_zip,
+        parcels=parcels,
+        residential=residential,
+        service_level=service_level,
+        ship_date=ship_date,
+        calendar=calendar,
+        carriers=carriers,
+    )
     if not quotes:
         return RateShopping(zone, [], None, "No active service can carry these parcels (weight or size).")
     choice = rates.shop(quotes, service_level=service_level)

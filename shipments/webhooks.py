@@ -761,17 +761,3 @@ def low_stock_sweep() -> int:
             Item.objects.filter(reorder_point__gt=0).order_by().values_list("client_id", flat=True).distinct()
         )
     return sum(check_low_stock(client_id=client_id) for client_id in client_ids)
-
-
-def enqueue_low_stock_check(client_id: int, item_ids: list[int]) -> None:
-    """After commit, by task name (callers in other apps need no import of this one)."""
-    ids = sorted(set(item_ids))
-    if not ids:
-        return
-
-    def send() -> None:
-        from fulfillment.celery import app
-
-        app.signature("shipments.tasks.check_low_stock", args=(client_id, ids)).delay()
-
-    transaction.on_commit(send)

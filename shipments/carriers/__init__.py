@@ -12,6 +12,7 @@ from .base import (
     register,
 )
 from .rate_card import RateCardAdapter
+from .shopping import quote_all
 
 __all__ = [
     "ADAPTERS",
@@ -22,5 +23,6 @@ __all__ = [
     "TrackingUpdate",
     "VoidRefused",
     "adapter_for",
+    "quote_all",
     "register",
 ]

@@ -36,6 +36,7 @@ from orders.enums import OrderStatus, OrderType
 from orders.models import Allocation, Order
 from orders.services import transition as order_transition
 
+from ..carriers import CarrierError, adapter_for, quote_all
 from ..enums import SHIPPED_STATUSES, PickStatus, ShipmentStatus, TrackingSource, TrackingStatus
 from ..models import (
     Carrier,
@@ -142,28 +143,17 @@ def is_residential(order: Order) -> bool:
 def quote_shipment(*, shipment: Shipment, packages: list[Package], at: datetime | None = None) -> list[Quote]:
     """Every active carrier's quotes for these packages shipped on the effective day of ``at``
     (now by default), cheapest first."""
-    from ..carriers import CarrierError, adapter_for
-
     order, node = shipment.order, shipment.warehouse
     calendar = BusinessCalendar.for_warehouse(node)
-    ship_date = calendar.effective_day(at or timezone.now())
-    parcels = _parcels(packages)
-    quotes: list[Quote] = []
-    for carrier in Carrier.objects.filter(active=True).order_by("code"):
-        try:
-            quotes += adapter_for(carrier).rate(
-                origin_zip=node.zip_code,
-                destination_zip=order.ship_to_zip,
-                parcels=parcels,
-                residential=is_residential(order),
-                ship_date=ship_date,
-                calendar=calendar,
-                service_level=order.service_level,
-            )
-        except (NoRate, CarrierError):
-            continue  # a carrier that cannot rate this parcel (or is down) is not shopped
-    quotes.sort(key=lambda q: (q.total, q.transit_days, q.carrier, q.service))
-    return quotes
+    return quote_all(
+        origin_zip=node.zip_code,
+        destination_zip=order.ship_to_zip,
+        parcels=_parcels(packages),
+        residential=is_residential(order),
+        service_level=order.service_level,
+        ship_date=calendar.effective_day(at or timezone.now()),
+        calendar=calendar,
+    )
 
 
 @dataclass(frozen=True)
@@ -220,8 +210,6 @@ def buy_label(*, actor: Actor, shipment: Shipment, at: datetime | None = None) -
         quote = pick.quote
         carrier = Carrier.objects.get(code=quote.carrier)
         service = CarrierService.objects.select_related("carrier").get(pk=quote.service_id)
-        from ..carriers import CarrierError, adapter_for
-
         try:
             result = adapter_for(carrier).buy_label(shipment=shipment, packages=packages, quote=quote)
         except CarrierError as exc:
@@ -304,8 +292,6 @@ def _order_packed_if_complete(actor: Actor, order_id: int, client_id: int) -> No
 def void_label(*, actor: Actor, shipment: Shipment, reason: str = "") -> Shipment:
     """Cancel the label before pickup: the carrier refunds it, the shipment goes back to packing
     (a new label can be bought) and the order back to picking if it was packed."""
-    from ..carriers import CarrierError, adapter_for
-
     _require_fulfill(actor, shipment)
     shipment = lock_shipment(shipment)
     if shipment.status != ShipmentStatus.LABEL_CREATED:
