@@ -14,12 +14,10 @@ import json
 import logging
 import os
 import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,254 +69,28 @@ def drop_database(server: str, name: str) -> None:
     _maintenance(server, f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
 
 
-# Figures -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Measurement:
-    """One figure's result: ``ours`` and ``baseline`` in ``unit`` (lower is better), plus details."""
-
-    ours: float
-    baseline: float
-    unit: str = "ms"
-    detail: dict = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float | None:
-        return round(self.ours / self.baseline, 2) if self.baseline else None
-
-
-@dataclass
-class Context:
-    scale: str
-    big_client_id: int
-    now: datetime
-    requests: int
-
-
-@dataclass
-class Figure:
-    key: str
-    title: str
-    baseline: str
-    measure: Callable[[Context], Measurement]
-
-
-FIGURES: list[Figure] = []
-
-
-def figure(key: str, title: str, baseline: str):
-    def register(fn: Callable[[Context], Measurement]) -> Callable[[Context], Measurement]:
-        FIGURES.append(Figure(key, title, baseline, fn))
-        return fn
-
-    return register
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered * 99
-    return {"p50": _ms(cuts[49]), "p95": _ms(cuts[94]), "p99": _ms(cuts[98])}
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-@figure(
-    "order_list",
-    "Order list API, page of 50, status filter (p95)",
-    "the SQL the endpoint ran, executed directly (p95)",
-)
-def order_list(ctx: Context) -> Measurement:
-    from django.db import connection
-    from django.test import Client as HttpClient
-    from django.test.utils import CaptureQueriesContext
-    from django_scopes import scopes_disabled
-
-    from accounts.actors import Actor
-    from accounts.enums import KeyScope
-    from accounts.models import Client
-    from accounts.services import api_key_create
-
-    with scopes_disabled():
-        client = Client.objects.get(pk=ctx.big_client_id)
-    key = api_key_create(
-        actor=Actor.system("bench"), name="bench order list", client=client, scope=KeyScope.READ_ONLY
-    )
-    http = HttpClient(headers={"authorization": f"Bearer {key.secret}"})
-    url = f"/api/v1/orders/?page_size=50&status=delivered&client={client.pk}"
-
-    def request():
-        response = http.get(url)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url}: {response.status_code} {response.content[:300]!r}")
-        return response
-
-    request()  # warm up (connection, caches, first-use imports)
-    with CaptureQueriesContext(connection) as captured:
-        response = request()
-    queries = [q["sql"] for q in captured.captured_queries]
-    ours = [_timed(request) for _ in range(ctx.requests)]
-
-    def direct():
-        with connection.cursor() as cursor:
-            for sql in queries:
-                cursor.execute(sql)
-                if cursor.description:
-                    cursor.fetchall()
-
-    direct()
-    baseline = [_timed(direct) for _ in range(ctx.requests)]
-    ours_p, base_p = _percentiles(ours), _percentiles(baseline)
-    return Measurement(
-        ours=ours_p["p95"],
-        baseline=base_p["p95"],
-        detail={
-            "requests": ctx.requests,
-            "queries_per_request": len(queries),
-            "rows_in_page": len(response.json().get("results", [])),
-            "ours": ours_p,
-            "baseline": base_p,
-        },
-    )
-
-
-@figure(
-    "kpi_report",
-    "Client-quarter KPI report, biggest client",
-    "bare aggregate SQL: orders received and shipped in the quarter",
-)
-def kpi_report(ctx: Context) -> Measurement:
-    from django.db import connection
-    from django_scopes import scopes_disabled
-
-    from accounts.models import Client
-    from orders.models import Order
-    from reporting.kpis import kpi_report as report
-    from reporting.kpis import local_today
-    from reporting.rollup import rollup_range
-
-    with scopes_disabled():
-        client = Client.objects.get(pk=ctx.big_client_id)
-    end = local_today(client, ctx.now) - timedelta(days=1)
-    start = end - timedelta(days=89)
-    rollup_started = time.perf_counter()
-    written = rollup_range(client=client, first=start, last=end, now=ctx.now)
-    rollup_seconds = time.perf_counter() - rollup_started
-
-    def ours_once():
-        with scopes_disabled():
-            report(client_ids=[client.pk], start=start, end=end, now=ctx.now)
-
-    table = Order._meta.db_table
-    since = datetime.combine(start, datetime.min.time(), UTC)
-    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
-
-    def baseline_once():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                SELECT count(*) FILTER (WHERE received_at >= %(since)s AND received_at < %(until)s),
-                       count(*) FILTER (WHERE shipped_at >= %(since)s AND shipped_at < %(until)s)
-                FROM {table}
-                WHERE client_id = %(client)s
-                  AND ((received_at >= %(since)s AND received_at < %(until)s)
-                       OR (shipped_at >= %(since)s AND shipped_at < %(until)s))
-                """,
-                {"client": client.pk, "since": since, "until": until},
-            )
-            return cursor.fetchone()
-
-    ours_once()
-    baseline_once()
-    runs = 5
-    ours = statistics.median(_timed(ours_once) for _ in range(runs))
-    baseline = statistics.median(_timed(baseline_once) for _ in range(runs))
-    received, shipped = baseline_once()
-    return Measurement(
-        ours=_ms(ours),
-        baseline=_ms(baseline),
-        detail={
-            "runs": runs,
-            "statistic": "median",
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "rollup_days_written": written,
-            "rollup_ms": _ms(rollup_seconds),
-            "orders_received": received,
-            "orders_shipped": shipped,
-        },
-    )
-
-
-@figure(
-    "sla_sweep",
-    "SLA sweep: order late + at risk alerts, all clients",
-    "bare SELECT count(*) of late orders",
-)
-def sla_sweep(ctx: Context) -> Measurement:
-    from django.db import connection
-    from django_scopes import scopes_disabled
-
-    from orders.models import Order
-    from orders.selectors import late_q
-    from reporting.alerts import sweep
-    from reporting.enums import AlertRule
-
-    rules = [AlertRule.ORDER_LATE, AlertRule.ORDER_AT_RISK]
-    started = time.perf_counter()
-    first = sweep(rules, now=ctx.now)
-    first_seconds = time.perf_counter() - started
-    steady_seconds = _timed(lambda: sweep(rules, now=ctx.now))
-
-    with scopes_disabled():
-        sql, params = Order.objects.filter(late_q(ctx.now)).order_by().values("pk").query.sql_with_params()
-    count_sql = f"SELECT count(*) FROM ({sql}) late"
-
-    def baseline_once():
-        with connection.cursor() as cursor:
-            cursor.execute(count_sql, params)
-            return cursor.fetchone()[0]
-
-    late = baseline_once()
-    baseline = statistics.median(_timed(baseline_once) for _ in range(5))
-    with scopes_disabled():
-        open_orders = Order.objects.exclude(status__in=["shipped", "delivered", "cancelled"]).count()
-    return Measurement(
-        ours=_ms(first_seconds),
-        baseline=_ms(baseline),
-        detail={
-            "open_orders": open_orders,
-            "late_orders": late,
-            "matching": {r.rule: r.matching for r in first},
-            "opened": {r.rule: len(r.opened) for r in first},
-            "steady_state_ms": _ms(steady_seconds),
-        },
-    )
-
-
 # Running -----------------------------------------------------------------------------------------
+
+# The figure modules, in the order they run: reads first, then reports and sweeps, then the figures
+# that write (allocation of the backlog, intake), then memory, which reads what the others left.
+FIGURE_MODULES = ["bench.reads", "bench.reports", "bench.sweeps", "bench.allocation", "bench.intake"]
+META_TABLE = "bench_dataset"
 
 
 def _table(rows: list[dict]) -> str:
-    header = ("figure", "our result", "baseline", "ratio")
+    header = ("figure", "our result", "baseline", "ratio", "target", "")
     body = [
         (
             r["title"],
             f"{r['ours']} {r['unit']}",
             f"{r['baseline']} {r['unit']}",
             "-" if r["ratio"] is None else f"{r['ratio']}x",
+            r["target"] or "-",
+            {True: "met", False: "MISSED", None: ""}[r["met"]],
         )
         for r in rows
     ]
-    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(4)]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
 
     def fmt(line):
         return "| " + " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)) + " |"
@@ -328,22 +100,33 @@ def _table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["small", "full"], default="full")
+    parser.add_argument("--scale", choices=["small", "medium", "full"], default="full")
     parser.add_argument("--database", default="fulfillment_bench", help="created, and dropped at the end")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on a database kept by an earlier --keep run instead of building one (implies --keep)",
+    )
+    parser.add_argument("--only", default="", help="comma-separated figure keys to measure (default: all)")
     parser.add_argument("--requests", type=int, default=None, help="requests per latency figure")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
+    if args.reuse:
+        args.keep = True
 
     server = _server_url()
-    print(f"Creating database {args.database} ...", flush=True)
-    create_database(server, args.database)
+    if not args.reuse:
+        print(f"Creating database {args.database} ...", flush=True)
+        create_database(server, args.database)
     os.environ["DATABASE_URL"] = _with_database(server, args.database)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fulfillment.settings")
+    # Redis for the cache (throttling) and the broker, as in production (docker-compose.yml).
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Alert mail and events run in this process instead of queueing for a worker that is not there.
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     try:
-        return _run(args, server)
+        return _run(args)
     finally:
         from django.db import connections
 
@@ -355,37 +138,70 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Kept database {args.database}.")
 
 
-def _run(args, server: str) -> int:
-    import django
-
-    django.setup()
-    # Eager tasks log one line each at INFO: thousands of lines that would bury the table.
-    logging.getLogger("celery").setLevel(logging.WARNING)
+def _dataset(args, started: float) -> tuple[dict, datetime]:
+    """Build the data set (and remember its summary in the database), or read a kept one's."""
     from django.core.management import call_command
+    from django.db import connection
     from django.utils import timezone
 
     from bench.dataset import SCALES, build
-    from inventory.selectors import ledger_differences
 
-    started = time.monotonic()
+    if args.reuse:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT summary FROM {META_TABLE}")
+            raw = cursor.fetchone()[0]
+        summary = json.loads(raw) if isinstance(raw, str) else raw  # Django hands jsonb back as text
+        print(f"Reusing the {summary['scale']} data set of {args.database}.", flush=True)
+        return summary, datetime.fromisoformat(summary["now"])
     call_command("migrate", verbosity=0, interactive=False)
     print(
         f"Migrated in {time.monotonic() - started:.1f} s. Building the {args.scale} data set ...", flush=True
     )
     now = timezone.now().astimezone(UTC).replace(microsecond=0)
-    summary = build(SCALES[args.scale], now=now)
+    summary = asdict(build(SCALES[args.scale], now=now))
+    summary["now"] = now.isoformat()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {META_TABLE} (summary jsonb NOT NULL)")
+        cursor.execute(f"INSERT INTO {META_TABLE} VALUES (%s)", [json.dumps(summary)])
+    return summary, now
+
+
+def _run(args) -> int:
+    import importlib
+
+    import django
+
+    django.setup()
+    # Eager tasks log one line each at INFO: thousands of lines that would bury the table.
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    from bench.core import FIGURES, Context
+    from inventory.selectors import ledger_differences
+
+    for module in FIGURE_MODULES:
+        importlib.import_module(module)
+    started = time.monotonic()
+    summary, now = _dataset(args, started)
     differences = ledger_differences()
-    print(f"Data set built in {summary.seconds} s; ledger differences: {len(differences)}", flush=True)
+    print(f"Data set ready in {summary['seconds']} s; ledger differences: {len(differences)}", flush=True)
 
     ctx = Context(
-        scale=args.scale,
-        big_client_id=summary.big_client_id,
+        scale=summary["scale"],
+        big_client_id=summary["big_client_id"],
         now=now,
-        requests=args.requests or (50 if args.scale == "small" else 200),
+        requests=args.requests or (50 if summary["scale"] == "small" else 200),
+        database_url=os.environ["DATABASE_URL"],
+        summary=summary,
     )
+    only = {k.strip() for k in args.only.split(",") if k.strip()}
+    unknown = only - {f.key for f in FIGURES}
+    if unknown:
+        raise SystemExit(f"Unknown figure(s): {', '.join(sorted(unknown))}")
     rows = []
     for fig in FIGURES:
+        if only and fig.key not in only:
+            continue
         print(f"Measuring {fig.key} ...", flush=True)
+        figure_started = time.monotonic()
         m = fig.measure(ctx)
         rows.append(
             {
@@ -396,30 +212,46 @@ def _run(args, server: str) -> int:
                 "ours": m.ours,
                 "baseline": m.baseline,
                 "ratio": m.ratio,
+                "higher_is_better": m.higher_is_better,
+                "target": fig.target,
+                "met": fig.check(m) if fig.check else None,
+                "seconds": round(time.monotonic() - figure_started, 1),
                 "detail": m.detail,
             }
         )
+    after = ledger_differences()
     print()
     print(_table(rows))
+    print(f"\nLedger differences after the figures that write: {len(after)}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {
-        "scale": args.scale,
+        "scale": summary["scale"],
         "recorded_at": datetime.now(UTC).isoformat(),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": sys.version.split()[0],
+            "postgresql": _server_version(),
         },
-        "dataset": asdict(summary),
+        "dataset": summary,
         "ledger_differences": len(differences),
+        "ledger_differences_after": len(after),
         "figures": rows,
         "total_seconds": round(time.monotonic() - started, 1),
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    path = args.results_dir / f"{args.scale}-{stamp}.json"
+    path = args.results_dir / f"{summary['scale']}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"\nResults written to {path}")
-    return 0 if not differences else 1
+    return 0 if not differences and not after else 1
+
+
+def _server_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
 
 
 if __name__ == "__main__":

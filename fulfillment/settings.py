@@ -215,6 +215,8 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 # --- REST API ----------------------------------------------------------------------------------
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE = 500
+# A list's `count` is exact up to this many rows, null above (fulfillment.api.pagination).
+API_COUNT_LIMIT = env.int("API_COUNT_LIMIT", default=10_000)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -321,6 +323,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipments.tasks.deliver_due_webhooks",
         "schedule": 60,
     },
+    # The received orders that their own allocation task left (lost, failed) or a peak backlog:
+    # drained in batches (orders.tasks.allocate_waiting; side by side when runs overlap).
+    "allocate-waiting": {"task": "orders.tasks.allocate_waiting", "schedule": 60},
     "low-stock-sweep": {
         "task": "shipments.tasks.low_stock_sweep",
         "schedule": crontab(minute=35),

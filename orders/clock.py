@@ -3,6 +3,7 @@ of ``released_at`` at the node that ships (its time zone, cutoff and closures)."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
 
 from accounts.models import Client, Warehouse
@@ -22,19 +23,26 @@ def cutoff_for(client: Client, service_level: str) -> time:
 def nodes_by_distance(client: Client, ship_to_zip: str) -> list[Warehouse]:
     """The client's active nodes, nearest to the destination first (unknown distances last)."""
     nodes = list(client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk"))
+    return nearest_first(nodes, ship_to_zip)
 
-    def nearest_first(warehouse: Warehouse) -> tuple:
-        distance = zip_distance(warehouse.zip_code, ship_to_zip)
-        return (distance is None, distance or 0.0, warehouse.pk)
 
-    return sorted(nodes, key=nearest_first)
+def nearest_first(nodes: Iterable[Warehouse], ship_to_zip: str) -> list[Warehouse]:
+    """``nodes`` sorted nearest to the destination first (unknown distances last), e.g. nodes a
+    batch loaded once for many orders."""
+
+    def distance(warehouse: Warehouse) -> tuple:
+        miles = zip_distance(warehouse.zip_code, ship_to_zip)
+        return (miles is None, miles or 0.0, warehouse.pk)
+
+    return sorted(nodes, key=distance)
 
 
 def ship_by(
     *, client: Client, warehouse: Warehouse | None, released_at: datetime, service_level: str
 ) -> datetime:
+    # The node's closures as prefetched with it (``nodes_by_distance``), or read now.
     calendar = (
-        BusinessCalendar.for_warehouse(warehouse)
+        BusinessCalendar(warehouse.time_zone, frozenset(c.date for c in warehouse.closures.all()))
         if warehouse is not None
         else BusinessCalendar(client.time_zone)
     )

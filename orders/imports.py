@@ -48,6 +48,9 @@ MAX_LENGTHS = {
     c: Order._meta.get_field(c).max_length for c in HEADER_COLUMNS if c not in ("notes", "gift_message")
 }
 MAX_LENGTHS["external_reference"] = Order._meta.get_field("external_reference").max_length
+# Orders written per ``order_create_many`` call (one transaction for the whole file still): a big
+# file's orders are not all held in memory at once.
+WRITE_CHUNK = 500
 
 
 @dataclass
@@ -82,7 +85,11 @@ def import_orders(*, actor: Actor, client: Client, upload, dry_run: bool) -> Ord
         return result
     errors = result.errors
     taken = set(
-        Order.objects.filter(client=client, channel=Channel.CSV).values_list("external_reference", flat=True)
+        Order.objects.filter(
+            client=client,
+            channel=Channel.CSV,
+            external_reference__in={row["external_reference"] for _, row in rows},
+        ).values_list("external_reference", flat=True)
     )
     groups: OrderedDict[str, dict] = OrderedDict()
     for number, row in rows:
@@ -168,35 +175,47 @@ def import_orders(*, actor: Actor, client: Client, upload, dry_run: bool) -> Ord
     if errors or dry_run:
         result.errors.sort(key=lambda e: (e.row, e.column))
         return result
+    references = list(groups)
+    orders = [
+        {
+            "external_reference": reference,
+            "channel": Channel.CSV,
+            "lines": group["lines"],
+            "ship_to": {c: group["header"][c] for c in services.SHIP_TO_FIELDS},
+            "service_level": group["header"]["service_level"],
+            "notes": group["header"]["notes"],
+            "gift_message": group["header"]["gift_message"],
+        }
+        for reference, group in groups.items()
+    ]
     try:
         with transaction.atomic():
-            for reference, group in groups.items():
-                h = group["header"]
-                try:
-                    services.order_create(
-                        actor=actor,
-                        client=client,
-                        external_reference=reference,
-                        channel=Channel.CSV,
-                        lines=group["lines"],
-                        ship_to={c: h[c] for c in services.SHIP_TO_FIELDS},
-                        service_level=h["service_level"],
-                        notes=h["notes"],
-                        gift_message=h["gift_message"],
-                    )
-                except ValidationError as exc:
-                    # A check the file pass missed: report it on the order's first row, write nothing.
+            for start in range(0, len(orders), WRITE_CHUNK):
+                outcomes = services.order_create_many(
+                    actor=actor, client=client, orders=orders[start : start + WRITE_CHUNK]
+                )
+                # As if created one by one: the first order that fails stops the import, and
+                # nothing is written.
+                failed = next((i for i, o in enumerate(outcomes) if isinstance(o, Exception)), None)
+                if failed is None:
+                    continue
+                group, outcome = groups[references[start + failed]], outcomes[failed]
+                if isinstance(outcome, ValidationError):
+                    # A check the file pass missed: report it on the order's first row.
                     errors.extend(
                         RowError(group["source"].get(c, group["row"]), c, m)
-                        for c, messages in exc.message_dict.items()
+                        for c, messages in outcome.message_dict.items()
                         for m in messages
                     )
-                    raise
-                except services.DuplicateOrder:
+                else:
                     errors.append(
-                        RowError(group["row"], "external_reference", f"{reference} exists already.")
+                        RowError(
+                            group["row"],
+                            "external_reference",
+                            f"{references[start + failed]} exists already.",
+                        )
                     )
-                    raise
+                raise outcome
             audit_record(
                 actor=actor,
                 action="order.imported",

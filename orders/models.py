@@ -77,6 +77,14 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["client", "status", "ship_by"], name="order_client_status_shipby"),
             models.Index(fields=["client", "received_at"], name="order_client_received"),
+            # The order list: one client's orders of a status, newest first (its default page). The
+            # id makes it the list's whole order, so no sort sits above it: without that, the
+            # planner takes (client, received_at) and walks the newest orders, none delivered yet.
+            models.Index(
+                fields=["client", "status", "received_at", "id"], name="order_client_status_received"
+            ),
+            # Reports: a client's orders shipped in a period (KPIs, QBRs, the shipping breakdowns).
+            models.Index(fields=["client", "shipped_at"], name="order_client_shipped"),
             models.Index(fields=["status", "ship_by"], name="order_status_shipby"),
         ]
 
@@ -104,6 +112,8 @@ class OrderLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive")
         ]
+        # The order list's ``sku`` filter: lines of a SKU as the order gave it (or a barcode).
+        indexes = [models.Index(fields=["sku"], name="orderline_sku")]
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"

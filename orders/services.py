@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +23,7 @@ from fulfillment.geo import zip_point
 from inventory.models import Item, ItemBarcode
 from shipments.enums import EventType
 
-from . import allocation, clock
+from . import allocation, bulk, clock
 from .enums import (
     CANCELLABLE_STATUSES,
     CLIENT_CAUSED_HOLDS,
@@ -78,10 +80,8 @@ def _stamp(actor: Actor) -> dict[str, Any]:
     return {"actor_user": actor.user, "actor_api_key": actor.api_key, "actor_label": actor.label[:200]}
 
 
-def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Order:
-    """The one place an order's status changes: checks the table, saves, writes the event.
-    The caller holds the order's row lock (every service locks it first)."""
-    if to not in OrderStatus.values:
+def _check_transition(order: Order, to: str) -> None:
+    if to not in ORDER_TRANSITIONS:  # every status is a key
         raise ValidationError({"status": [f"“{to}” is not an order status."]})
     if to not in ORDER_TRANSITIONS[order.status]:
         raise ValidationError(
@@ -91,6 +91,12 @@ def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Orde
                 ]
             }
         )
+
+
+def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Order:
+    """The one place an order's status changes: checks the table, saves, writes the event.
+    The caller holds the order's row lock (every service locks it first)."""
+    _check_transition(order, to)
     from_status, order.status = order.status, to
     if to == OrderStatus.CANCELLED:
         order.cancelled_at = timezone.now()
@@ -105,6 +111,56 @@ def transition(*, actor: Actor, order: Order, to: str, reason: str = "") -> Orde
     )
     _emit_status_event(order, to)
     return order
+
+
+def transition_many(
+    *, actor: Actor, changes: Sequence[tuple[Order, str, str]], fields: Sequence[str] = ()
+) -> None:
+    """``transition`` for a batch of ``(order, to, reason)`` (a batch allocation): the same table
+    check for every order, then one UPDATE of the statuses and of ``fields`` (which the caller has
+    set on the orders), one INSERT of the events and one of the outbox rows. The caller holds the
+    orders' row locks."""
+    if not changes:
+        return
+    now = timezone.now()
+    written = {"status", "updated_at", *fields}
+    stamp = (
+        actor.user.pk if actor.user else None,
+        actor.api_key.pk if actor.api_key else None,
+        actor.label[:200],
+    )
+    events = []
+    for order, to, reason in changes:
+        _check_transition(order, to)
+        events.append((*stamp, order.client_id, order.pk, order.status, to, reason[:500], now))
+        order.status, order.updated_at = to, now
+        if to == OrderStatus.CANCELLED:
+            order.cancelled_at = now
+            written.add("cancelled_at")
+    orders = [order for order, _to, _reason in changes]
+    bulk.update_fields(Order, orders, sorted(written))
+    bulk.insert_rows(
+        OrderEvent,
+        [
+            "actor_user_id",
+            "actor_api_key_id",
+            "actor_label",
+            "client_id",
+            "order_id",
+            "from_status",
+            "to_status",
+            "reason",
+            "created_at",
+        ],
+        events,
+    )
+    from shipments import events as outbox
+
+    outbox.emit_many(
+        (order.client_id, EVENT_ON_ENTERING[order.status], outbox.order_data(order))
+        for order in orders
+        if order.status in EVENT_ON_ENTERING
+    )
 
 
 # Order statuses a brand's webhooks and events feed hear about (order.created is emitted by intake).
@@ -178,17 +234,27 @@ class LineSpec:
     customs_value: Decimal | None
 
 
-def _clean_lines(client: Client, lines: list[dict]) -> list[LineSpec]:
+def _items_by_code(client: Client, codes: set[str]) -> dict[str, Item]:
+    """The client's items by SKU, and by barcode for the codes that are no SKU."""
+    items = {i.sku: i for i in Item.objects.filter(client=client, sku__in=codes)}
+    if missing := codes - set(items):
+        for code in ItemBarcode.objects.filter(client=client, code__in=missing).select_related("item"):
+            items[code.code] = code.item
+    return items
+
+
+def _clean_lines(
+    client: Client, lines: list[dict], *, items: dict[str, Item] | None = None
+) -> list[LineSpec]:
+    """``items``: the codes already looked up (``_items_by_code``) for a batch of orders."""
     if not lines:
         raise ValidationError({"lines": ["An order needs at least one line."]})
     if len(lines) > 1000:
         raise ValidationError({"lines": ["At most 1000 lines per order."]})
     errors: dict[str, list[str]] = {}
     specs = []
-    codes = {str(line.get("sku") or "").strip() for line in lines}
-    items = {i.sku: i for i in Item.objects.filter(client=client, sku__in=codes)}
-    for code in ItemBarcode.objects.filter(client=client, code__in=codes - set(items)).select_related("item"):
-        items[code.code] = code.item
+    if items is None:
+        items = _items_by_code(client, {str(line.get("sku") or "").strip() for line in lines})
     for i, line in enumerate(lines):
         sku = str(line.get("sku") or "").strip()
         quantity = line.get("quantity")
@@ -227,13 +293,270 @@ def _sku_problems(specs: list[LineSpec]) -> list[str]:
 def _enqueue_allocation(order: Order) -> None:
     from .tasks import allocate_order
 
-    transaction.on_commit(lambda: allocate_order.delay(order.pk, order.client_id))
+    # The ids, not the order: a batch's orders are not kept in memory until the commit.
+    order_id, client_id = order.pk, order.client_id
+    transaction.on_commit(lambda: allocate_order.delay(order_id, client_id))
 
+
+def _enqueue_allocations(orders: list[Order]) -> None:
+    """One order: its own task, for immediacy. Several (a bulk or CSV intake): one batch task per
+    chunk after commit, which allocates them with a few set-based statements per batch."""
+    if len(orders) == 1:
+        _enqueue_allocation(orders[0])
+        return
+    from .tasks import allocate_orders
+
+    ids = [o.pk for o in orders]
+    size = ALLOCATION_TASK_CHUNK
+    transaction.on_commit(
+        lambda: [allocate_orders.delay(ids[i : i + size]) for i in range(0, len(ids), size)]
+    )
+
+
+ALLOCATION_TASK_CHUNK = 2_000
 
 # --- intake --------------------------------------------------------------------------------------
 
+ORDER_ARGUMENTS = ("external_reference", "lines", "ship_to", "channel", "received_at")
 
-@transaction.atomic
+
+@dataclass
+class Created:
+    """An order intake wrote, with the rows written beside it: while its transaction is open
+    nobody else can have changed them, so a response can be built without reading them back."""
+
+    order: Order
+    lines: list[OrderLine]
+    holds: list[OrderHold]
+    events: list[OrderEvent]
+
+
+@dataclass
+class _Draft:
+    """One order of a batch while it is checked: what it will write, or why it will not."""
+
+    index: int
+    key: tuple[str, str]  # (channel, external reference)
+    order: Order | None = None
+    specs: list[LineSpec] = dataclasses.field(default_factory=list)
+    holds: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    error: ValidationError | None = None  # found after the duplicate check, so a duplicate wins
+
+
+def _check_header(raw: dict[str, Any]) -> tuple[str, str]:
+    """The checks that come before the duplicate check; the order's (channel, reference)."""
+    if unknown := set(raw) - set(HEADER_FIELDS) - set(ORDER_ARGUMENTS):
+        raise ValidationError({f: ["Unknown field."] for f in unknown})
+    reference = (raw["external_reference"] or "").strip()
+    if not reference:
+        raise ValidationError({"external_reference": ["This field is required."]})
+    channel = raw.get("channel", Channel.API)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": [f"Choose one of: {', '.join(Channel.values)}."]})
+    if raw.get("service_level", ServiceLevel.STANDARD) not in ServiceLevel.values:
+        raise ValidationError({"service_level": [f"Choose one of: {', '.join(ServiceLevel.values)}."]})
+    if raw.get("order_type", OrderType.DTC) not in OrderType.values:
+        raise ValidationError({"order_type": [f"Choose one of: {', '.join(OrderType.values)}."]})
+    return channel, reference
+
+
+def _draft_order(draft: _Draft, client: Client, raw: dict[str, Any], items: dict[str, Item], now) -> None:
+    """Check the address and lines and build the order (not saved) and the holds it gets."""
+    channel, reference = draft.key
+    header = {k: v for k, v in raw.items() if k not in ORDER_ARGUMENTS}
+    cleaned = _clean_ship_to(raw["ship_to"])
+    draft.specs = _clean_lines(client, raw["lines"], items=items)
+    order = Order(
+        client=client,
+        channel=channel,
+        external_reference=reference,
+        received_at=raw.get("received_at") or now,
+        **cleaned,
+        **header,
+    )
+    order.full_clean(exclude=["client", "warehouse"], validate_unique=False, validate_constraints=False)
+    draft.order = order
+    draft.holds = [(HoldKind.EXCEPTION, reason) for reason in _sku_problems(draft.specs)]
+    if problems := address_problems(cleaned):
+        draft.holds.append((HoldKind.ADDRESS, "; ".join(problems)[:500]))
+
+
+def _existing_orders(client: Client, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+    if not keys:
+        return {}
+    found = Order.objects.filter(
+        client=client,
+        channel__in={channel for channel, _ in keys},
+        external_reference__in={reference for _, reference in keys},
+    )
+    return {key: o for o in found if (key := (o.channel, o.external_reference)) in keys}
+
+
+class _Placement:
+    """Where a released order will ship from (its nearest node) and so its ship-by: the client's
+    nodes are read once per batch, each destination ZIP and each deadline computed once."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        self._nodes: list | None = None
+        self._nearest: dict[str, Any] = {}
+        self._deadlines: dict[tuple, Any] = {}
+
+    def ship_by(self, order: Order):
+        if self._nodes is None:
+            self._nodes = list(
+                self.client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk")
+            )
+        zip_code = order.ship_to_zip
+        if zip_code not in self._nearest:
+            nodes = clock.nearest_first(self._nodes, zip_code)
+            self._nearest[zip_code] = nodes[0] if nodes else None
+        warehouse = self._nearest[zip_code]
+        key = (warehouse.pk if warehouse else None, order.service_level, order.released_at)
+        if key not in self._deadlines:
+            self._deadlines[key] = clock.ship_by(
+                client=self.client,
+                warehouse=warehouse,
+                released_at=order.released_at,
+                service_level=order.service_level,
+            )
+        return self._deadlines[key]
+
+
+def order_create_many(
+    *, actor: Actor, client: Client, orders: Sequence[dict[str, Any]]
+) -> list[Created | DuplicateOrder | ValidationError]:
+    """Accept a batch of orders, each given as ``order_create``'s keyword arguments: the outcome
+    of each, in order, exactly as if each had been created in turn in a savepoint of its own (a
+    bad or duplicate order does not stop the others; a reference repeated in the batch is a
+    duplicate of its first created order). One statement per kind of row for the whole batch.
+
+    One transaction; inside the caller's, no savepoint of its own: what fails is an outcome, not
+    an exception, and an unexpected database error fails the caller's transaction anyway."""
+    actor.require(Perm.ORDER_MANAGE, client_id=client.pk)
+    with transaction.atomic(savepoint=False):
+        return _create_many(actor, client, orders)
+
+
+def _create_many(
+    actor: Actor, client: Client, orders: Sequence[dict[str, Any]]
+) -> list[Created | DuplicateOrder | ValidationError]:
+    outcomes: list[Created | DuplicateOrder | ValidationError | None] = [None] * len(orders)
+    drafts = []
+    for index, raw in enumerate(orders):
+        try:
+            drafts.append(_Draft(index, _check_header(raw)))
+        except ValidationError as exc:
+            outcomes[index] = exc
+    codes = {str(line.get("sku") or "").strip() for d in drafts for line in orders[d.index]["lines"] or []}
+    items = _items_by_code(client, codes)
+    now = timezone.now()
+    for draft in drafts:
+        try:
+            _draft_order(draft, client, orders[draft.index], items, now)
+        except ValidationError as exc:
+            draft.error = exc
+    # An order that failed its checks is still a duplicate if its reference exists: look those up
+    # now; the others' references are checked by the unique constraint when they are inserted.
+    existing = _existing_orders(client, {d.key for d in drafts if d.error})
+    while True:
+        first: dict[tuple[str, str], _Draft] = {}
+        for draft in drafts:
+            if draft.key not in existing and draft.key not in first and draft.error is None:
+                first[draft.key] = draft
+        written = list(first.values())
+        if not written:
+            break
+        try:
+            with transaction.atomic():
+                _write_orders(actor, client, written, placement=_Placement(client))
+            break
+        except IntegrityError:
+            # An order of the same reference committed meanwhile: that one is the order.
+            found = _existing_orders(client, set(first))
+            if not found:
+                raise
+            existing.update(found)
+    created = _write_rows(actor, client, written)
+    for draft in drafts:
+        earlier = first.get(draft.key)
+        if draft.key in existing:
+            outcomes[draft.index] = DuplicateOrder(existing[draft.key])
+        elif earlier is not None and earlier.index < draft.index:
+            outcomes[draft.index] = DuplicateOrder(earlier.order)
+        elif draft.error is not None:
+            outcomes[draft.index] = draft.error
+        else:
+            outcomes[draft.index] = created[draft.index]
+    return outcomes
+
+
+def _write_orders(actor: Actor, client: Client, drafts: list[_Draft], *, placement: _Placement) -> None:
+    """Insert the orders: on hold (with the holds' reasons) or released with their ship-by."""
+    for draft in drafts:
+        order = draft.order
+        order.status = OrderStatus.RECEIVED  # (again, when a duplicate made the first try fail)
+        if draft.holds:
+            _check_transition(order, OrderStatus.ON_HOLD)
+            order.status, order.released_at, order.ship_by = OrderStatus.ON_HOLD, None, None
+        else:
+            order.status, order.released_at = OrderStatus.RECEIVED, order.received_at
+            order.ship_by = placement.ship_by(order)
+    Order.objects.bulk_create([d.order for d in drafts])
+
+
+def _write_rows(actor: Actor, client: Client, drafts: list[_Draft]) -> dict[int, Created]:
+    """The rows beside the inserted orders: lines, status events, holds, the outbox; then each
+    released order's allocation is queued for after the commit."""
+    from shipments import events as outbox
+
+    stamp = _stamp(actor)
+    created = {}
+    lines, received, held = [], [], []
+    holds = []
+    for draft in drafts:
+        order = draft.order
+        result = created[draft.index] = Created(order, [], [], [])
+        for s in draft.specs:
+            line = OrderLine(
+                client=client,
+                order=order,
+                sku=s.sku,
+                item=s.item,
+                quantity=s.quantity,
+                unit_price=s.unit_price,
+                customs_value=s.customs_value,
+            )
+            result.lines.append(line)
+            lines.append(line)
+        event = OrderEvent(
+            client=client, order=order, to_status=OrderStatus.RECEIVED, reason=f"via {order.channel}", **stamp
+        )
+        result.events.append(event)
+        received.append(event)
+        if draft.holds:
+            for kind, reason in draft.holds:
+                hold = OrderHold(client=client, order=order, kind=kind, reason=reason, **stamp)
+                result.holds.append(hold)
+                holds.append(hold)
+            event = OrderEvent(
+                client=client,
+                order=order,
+                from_status=OrderStatus.RECEIVED,
+                to_status=OrderStatus.ON_HOLD,
+                reason="; ".join(r for _, r in draft.holds)[:500],
+                **stamp,
+            )
+            result.events.append(event)
+            held.append(event)
+    OrderLine.objects.bulk_create(lines)
+    OrderEvent.objects.bulk_create(received + held)  # each order's received event first
+    OrderHold.objects.bulk_create(holds)
+    _enqueue_allocations([d.order for d in drafts if not d.holds])
+    outbox.emit_many((client.pk, "order.created", outbox.order_data(d.order)) for d in drafts)
+    return created
+
+
 def order_create(
     *,
     actor: Actor,
@@ -246,74 +569,15 @@ def order_create(
     **header: Any,
 ) -> Order:
     """Accept an order. A duplicate reference raises DuplicateOrder; a malformed one a
-    ValidationError naming the field; an unknown SKU or a doubtful address puts it on hold."""
-    actor.require(Perm.ORDER_MANAGE, client_id=client.pk)
-    if unknown := set(header) - set(HEADER_FIELDS):
-        raise ValidationError({f: ["Unknown field."] for f in unknown})
-    reference = (external_reference or "").strip()
-    if not reference:
-        raise ValidationError({"external_reference": ["This field is required."]})
-    if channel not in Channel.values:
-        raise ValidationError({"channel": [f"Choose one of: {', '.join(Channel.values)}."]})
-    if (level := header.get("service_level", ServiceLevel.STANDARD)) not in ServiceLevel.values:
-        raise ValidationError({"service_level": [f"Choose one of: {', '.join(ServiceLevel.values)}."]})
-    if header.get("order_type", OrderType.DTC) not in OrderType.values:
-        raise ValidationError({"order_type": [f"Choose one of: {', '.join(OrderType.values)}."]})
-    if existing := Order.objects.filter(client=client, channel=channel, external_reference=reference).first():
-        raise DuplicateOrder(existing)
-    cleaned = _clean_ship_to(ship_to)
-    specs = _clean_lines(client, lines)
-    now = received_at or timezone.now()
-    order = Order(
-        client=client, channel=channel, external_reference=reference, received_at=now, **cleaned, **header
+    ValidationError naming the field; an unknown SKU or a doubtful address puts it on hold.
+    One transaction (``order_create_many`` of one order)."""
+    order = {"external_reference": external_reference, "lines": lines, "ship_to": ship_to, "channel": channel}
+    [outcome] = order_create_many(
+        actor=actor, client=client, orders=[{**order, "received_at": received_at, **header}]
     )
-    order.full_clean(exclude=["client", "warehouse"], validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:
-        # A concurrent intake of the same reference committed first: that one is the order.
-        existing = Order.objects.filter(client=client, channel=channel, external_reference=reference).first()
-        if existing is None:
-            raise
-        raise DuplicateOrder(existing) from None
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                client=client,
-                order=order,
-                sku=s.sku,
-                item=s.item,
-                quantity=s.quantity,
-                unit_price=s.unit_price,
-                customs_value=s.customs_value,
-            )
-            for s in specs
-        ]
-    )
-    OrderEvent.objects.create(
-        client=client, order=order, to_status=OrderStatus.RECEIVED, reason=f"via {channel}", **_stamp(actor)
-    )
-    holds = []
-    holds += [(HoldKind.EXCEPTION, reason) for reason in _sku_problems(specs)]
-    if problems := address_problems(cleaned):
-        holds.append((HoldKind.ADDRESS, "; ".join(problems)[:500]))
-    if holds:
-        for kind, reason in holds:
-            OrderHold.objects.create(client=client, order=order, kind=kind, reason=reason, **_stamp(actor))
-        transition(actor=actor, order=order, to=OrderStatus.ON_HOLD, reason="; ".join(r for _, r in holds))
-    else:
-        order.released_at = now
-        nodes = clock.nodes_by_distance(client, order.ship_to_zip)
-        order.ship_by = clock.ship_by(
-            client=client, warehouse=nodes[0] if nodes else None, released_at=now, service_level=level
-        )
-        order.save(update_fields=["released_at", "ship_by", "updated_at"])
-        _enqueue_allocation(order)
-    from shipments import events
-
-    events.emit(client_id=client.pk, type="order.created", data=events.order_data(order))
-    return order
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome.order
 
 
 # --- holds ---------------------------------------------------------------------------------------
@@ -567,10 +831,15 @@ def backorders_waiting_for(*, client_id: int, item_ids: list[int]):
 
 
 def allocate_backorders(*, client_id: int, item_ids: list[int]) -> int:
-    """Stock arrived: try the waiting orders in priority order. Each runs in its own transaction."""
+    """Stock arrived: try the waiting orders in priority order, a batch per transaction (the most
+    urgent batch first; within a batch ``allocate_many`` plans in the same order)."""
     actor = Actor.system("backorder allocation")
+    with scope(client=client_id):
+        ids = list(
+            backorders_waiting_for(client_id=client_id, item_ids=item_ids).values_list("pk", flat=True)
+        )
     allocated = 0
-    for order in list(backorders_waiting_for(client_id=client_id, item_ids=item_ids)):
-        if allocation.allocate(actor=actor, order=order) == OrderStatus.ALLOCATED:
-            allocated += 1
+    for start in range(0, len(ids), allocation.BATCH_SIZE):
+        statuses = allocation.allocate_many(actor=actor, order_ids=ids[start : start + allocation.BATCH_SIZE])
+        allocated += sum(status == OrderStatus.ALLOCATED for status in statuses.values())
     return allocated

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from celery import shared_task
@@ -19,6 +21,7 @@ from django.db import OperationalError, transaction
 
 from accounts.actors import Actor
 from orders import allocation, services
+from orders.enums import OrderStatus
 from orders.models import Order
 
 T = TypeVar("T")
@@ -68,3 +71,42 @@ def allocate_backorders(client_id: int, item_ids: list[int]) -> int:
     return run_again_if_transient(
         lambda: services.allocate_backorders(client_id=client_id, item_ids=item_ids)
     )
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def allocate_orders(order_ids: list[int]) -> dict[str, int]:
+    """Allocate many orders at once (e.g. a bulk intake's), a batch per transaction; orders someone
+    else is already working on are skipped (their own task or a sweep has them)."""
+    actor = Actor.system("batch allocation")
+    totals: Counter[str] = Counter()
+    size = allocation.BATCH_SIZE
+    for start in range(0, len(order_ids), size):
+        chunk = order_ids[start : start + size]
+        statuses = run_again_if_transient(
+            lambda chunk=chunk: allocation.allocate_many(actor=actor, order_ids=chunk, skip_locked=True)
+        )
+        totals.update(str(status) for status in statuses.values())
+    return dict(totals)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def allocate_waiting(
+    batch_size: int = allocation.BATCH_SIZE, idle_seconds: float = 60, max_seconds: float = 50
+) -> dict[str, int]:
+    """Drain the received orders that nothing has touched for ``idle_seconds`` (their own task
+    failed or was lost; a peak backlog), the most urgent first, a batch per transaction, until none
+    is left or ``max_seconds`` have passed (the next run goes on). Several run side by side without
+    waiting on each other. Beat runs it every minute. Returns the orders by status afterwards."""
+    actor = Actor.system("batch allocation")
+    idle_for = timedelta(seconds=idle_seconds)
+    deadline = time.monotonic() + max_seconds
+    totals: Counter[str] = Counter()
+    while time.monotonic() < deadline:
+        statuses = run_again_if_transient(
+            lambda: allocation.allocate_waiting(actor=actor, limit=batch_size, idle_for=idle_for)
+        )
+        totals.update(str(status) for status in statuses.values())
+        # Stop when nothing is left, or (a safety net) when a batch moved no order at all.
+        if not any(s in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED) for s in statuses.values()):
+            break
+    return dict(totals)

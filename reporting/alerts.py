@@ -650,14 +650,12 @@ def alert_payload(alert: Alert) -> dict:
     }
 
 
-def emit_alert_event(alert: Alert, event_type: str) -> None:
-    """Brand-visible alerts only: the client's subscriptions receive them (the outbox row is
-    written in the caller's transaction)."""
-    if not alert.client_visible:
-        return
-    from shipments.events import emit
+def emit_alert_events(alerts: Iterable[Alert], event_type: str) -> None:
+    """Brand-visible alerts only: the client's subscriptions receive them (the outbox rows are
+    written with one INSERT in the caller's transaction)."""
+    from shipments.events import emit_many
 
-    emit(client_id=alert.client_id, type=event_type, data=alert_payload(alert))
+    emit_many((a.client_id, event_type, alert_payload(a)) for a in alerts if a.client_visible)
 
 
 def resolve_alerts(alert_ids: list[int], *, now: datetime, by: str) -> list[int]:
@@ -676,7 +674,7 @@ def resolve_alerts(alert_ids: list[int], *, now: datetime, by: str) -> list[int]
     Alert.objects.filter(pk__in=ids).update(resolved_at=now, resolved_by=by)
     for alert in rows:
         alert.resolved_at, alert.resolved_by = now, by
-        emit_alert_event(alert, EventType.ALERT_RESOLVED)
+    emit_alert_events(rows, EventType.ALERT_RESOLVED)
     return ids
 
 
@@ -737,8 +735,7 @@ def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
         cleared = [pk for k, pk in open_alerts.items() if k not in matching]
         result.resolved = resolve_alerts(cleared, now=now, by=CONDITION_CLEARED)
         claimed = _claim_unannounced(rule, now)
-        for alert in claimed:
-            emit_alert_event(alert, EventType.ALERT_OPENED)
+        emit_alert_events(claimed, EventType.ALERT_OPENED)
         result.opened = [a.pk for a in claimed]
         critical = [a.pk for a in claimed if a.severity == Severity.CRITICAL]
         if critical:

@@ -33,6 +33,7 @@ from .models import Alert
 SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
 ON_TIME = "on_time_ship_rate"
 EXPECTED_ASN_STATUSES = (ASNStatus.SUBMITTED, ASNStatus.IN_TRANSIT)  # not at the dock yet
+NOT_CANCELLED_STATUSES = tuple(s for s in OrderStatus.values if s != OrderStatus.CANCELLED)
 
 
 # --- local days --------------------------------------------------------------------------------
@@ -61,6 +62,18 @@ def _due_today_q(zones: list[str], now: datetime) -> Q:
         here = Q(warehouse__time_zone=tz) | Q(warehouse__isnull=True, client__time_zone=tz)
         q |= here & Q(ship_by__gte=start, ship_by__lt=end)
     return q & ~Q(status=OrderStatus.CANCELLED)
+
+
+def _due_today_bounds(zones: list[str], now: datetime) -> Q:
+    """Every order ``_due_today_q`` can match, and a few more (a node's today is not its client's),
+    as a ship-by range and a status list that an index can read: the fleet's queues read these
+    rows, not every order, and count each queue exactly."""
+    if not zones:
+        return Q(pk__in=[])
+    starts, ends = zip(
+        *(local_day_range(tz, local_today(tz, now), local_today(tz, now)) for tz in zones), strict=True
+    )
+    return Q(ship_by__gte=min(starts), ship_by__lt=max(ends), status__in=NOT_CANCELLED_STATUSES)
 
 
 def _eta_q(zones: list[str], now: datetime, days_ahead: int) -> Q:
@@ -184,7 +197,7 @@ def fleet_rows(*, actor: Actor, now: datetime | None = None) -> list[FleetRow]:
     open_q = ~Q(status__in=(OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED))
     queues = (
         _visible_orders(actor)
-        .filter(due | late | at_risk)
+        .filter(_due_today_bounds(zones, now) | late | at_risk)
         .values("client_id", "warehouse__code")
         .annotate(
             due_today=Count("pk", filter=due),
@@ -195,6 +208,8 @@ def fleet_rows(*, actor: Actor, now: datetime | None = None) -> list[FleetRow]:
         .order_by("client_id", "warehouse__code")
     )
     for q in queues:
+        if not any(q[k] for k in ("due_today", "at_risk", "late")):
+            continue  # read for the index's bounds only: due on another node's today
         rows[q["client_id"]].nodes.append(
             NodeQueues(q["warehouse__code"] or "", q["due_today"], q["due_open"], q["at_risk"], q["late"])
         )
@@ -258,10 +273,19 @@ def fleet_on_time(*, clients: list[Client], now: datetime) -> dict[int, tuple[KP
         week_q |= Q(client_id__in=ids, ship_by__gte=start, ship_by__lt=end)
     measured = Q(shipped_at__isnull=False) | Q(ship_by__lt=now)
     on_time = Q(shipped_at__lte=F("ship_by"))
+    # The clients' weeks together as one ship-by range and a status list: what an index reads.
+    firsts, lasts = zip(
+        *(
+            local_day_range(tz, local_today(tz, now) - timedelta(days=6), local_today(tz, now))
+            for tz in by_zone
+        ),
+        strict=True,
+    )
+    bounds = Q(ship_by__gte=min(firsts), ship_by__lt=max(lasts), status__in=NOT_CANCELLED_STATUSES)
     counts = {
         r["client_id"]: r
         for r in Order.objects.filter(client__in=[c.pk for c in clients], cancelled_at__isnull=True)
-        .exclude(status=OrderStatus.CANCELLED)
+        .filter(bounds)
         .filter(week_q)
         .values("client_id")
         .annotate(

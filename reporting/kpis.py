@@ -39,12 +39,15 @@ It reads with scopes disabled (operator-wide reporting, README: tenancy) on the 
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import reduce
 from zoneinfo import ZoneInfo
 
 from django.db import connections
@@ -64,6 +67,7 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    Value,
     When,
 )
 from django.db.models.functions import Abs, Coalesce, Trunc, TruncDate, TruncTime
@@ -249,11 +253,17 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _window(field_name: str, client: Client, first: date, last: date) -> Q:
+    """``field_name`` in the client's local days [first, last]. A field of a related order
+    (``package__shipment__order__shipped_at``) names the order's client too: the same client (it
+    is copied onto every row), said so that PostgreSQL starts from the orders' index (the client's
+    orders shipped in the period) instead of joining every row of the client's year."""
     zone = _zone(client)
+    related = field_name.rpartition("__")[0]
     return Q(
         **{
             f"{field_name}__gte": _day_start(first, zone),
             f"{field_name}__lt": _day_start(last + timedelta(days=1), zone),
+            **({f"{related}__client": client.pk} if related.rpartition("__")[2] == "order" else {}),
         }
     )
 
@@ -859,6 +869,43 @@ def _on_hand(by_client: dict[int, dict[date, dict]], clients: list[Client], days
     return (end_total, _q2(mean_total)) if any_day else (None, None)
 
 
+def _trailing_units_shipped(clients: list[Client], now: datetime) -> int:
+    """Units shipped over each client's trailing ``TRAILING_SUPPLY_DAYS`` complete local days: the
+    rollup's ``units_shipped`` (the same package lines, by the local day their order shipped), and
+    one live count of the days without a row (none once the nightly rollup has run)."""
+    if not clients:
+        return 0
+    windows = {
+        c.pk: (local_today(c, now) - timedelta(days=TRAILING_SUPPLY_DAYS), local_today(c, now))
+        for c in clients
+    }
+    rolled: dict[int, dict[date, int]] = defaultdict(dict)
+    rows = DailyKPI.objects.filter(
+        client__in=list(windows),
+        day__gte=min(first for first, _ in windows.values()),
+        day__lt=max(today for _, today in windows.values()),
+    ).values_list("client_id", "day", "units_shipped")
+    for client_id, day, units in rows:
+        first, today = windows[client_id]
+        if first <= day < today:
+            rolled[client_id][day] = units
+    missing = []  # each client's runs of consecutive days without a row
+    for c in clients:
+        first, today = windows[c.pk]
+        days = [d for d in _days(first, today - timedelta(days=1)) if d not in rolled[c.pk]]
+        for _, run in itertools.groupby(enumerate(days), key=lambda pair: pair[1] - timedelta(days=pair[0])):
+            run = [d for _, d in run]
+            missing.append(
+                Q(client_id=c.pk) & _window("package__shipment__order__shipped_at", c, run[0], run[-1])
+            )
+    live = 0
+    if missing:
+        live = PackageLine.objects.filter(SHIPPED_PACKAGE, reduce(operator.or_, missing)).aggregate(
+            n=Coalesce(Sum("quantity"), 0)
+        )["n"]
+    return live + sum(units or 0 for days in rolled.values() for units in days.values())
+
+
 def _stock_now(scope: _Scope, now: datetime) -> dict[str, KPIValue]:
     """Days of supply and aged inventory, from the balances as they are now."""
     clients = scope.clients
@@ -885,18 +932,7 @@ def _stock_now(scope: _Scope, now: datetime) -> dict[str, KPIValue]:
             ),
             **aged_q,
         )
-        trailing = Q(pk__in=[])
-        for c in clients:
-            today = local_today(c, now)
-            trailing |= Q(client_id=c.pk) & _window(
-                "package__shipment__order__shipped_at",
-                c,
-                today - timedelta(days=TRAILING_SUPPLY_DAYS),
-                today - timedelta(days=1),
-            )
-        shipped = PackageLine.objects.filter(SHIPPED_PACKAGE, trailing).aggregate(
-            n=Coalesce(Sum("quantity"), 0)
-        )["n"]
+        shipped = _trailing_units_shipped(clients, now)
     out = {}
     d = KPI_BY_KEY["days_of_supply"]
     daily = Decimal(shipped) / TRAILING_SUPPLY_DAYS
@@ -970,77 +1006,162 @@ def shipping_breakdowns(scope: _Scope, nodes: _Nodes | None = None) -> dict[str,
     and carrier on-time of the shipments delivered in it, by carrier, service and zone."""
     nodes = nodes or _Nodes.load()
     dd_aliases, by_estimate = _delivered_by_estimate_q(nodes)
-    out = {}
     with scopes_disabled():
         shipped = Shipment.objects.filter(scope.window("order__shipped_at"), shipped_at__isnull=False)
-        delivered = Shipment.objects.filter(scope.window("delivered_at"))
-        for name, (key, label) in BREAKDOWNS.items():
-            rows: dict = {}
-            extra = ["carrier__name"] if name == "shipping_by_service" else []
-            for r in (
-                shipped.values(key, label, *extra)
-                .annotate(
-                    shipments=Count("pk"),
-                    orders=Count("order", distinct=True),
-                    cost=Coalesce(
-                        Sum("cost"), Decimal(0), output_field=DecimalField(max_digits=19, decimal_places=4)
-                    ),
-                )
-                .order_by(key)
-            ):
-                rows[r[key]] = {
-                    "key": r[key],
-                    "label": _breakdown_label(name, r, label),
-                    "shipments": r["shipments"],
-                    "orders": r["orders"],
-                    "cost": _q2(r["cost"]),
-                    "cost_per_order": _ratio(r["cost"], r["orders"]),
-                }
-            p90 = _percentiles(
-                delivered.filter(transit_days__isnull=False),
-                value=ExpressionWrapper(F("transit_days") * 1.0, output_field=FloatField()),
-                fractions=(0.9,),
-                scale=1,
-                scope=scope,
-                date_field="delivered_at",
-                granularity=None,
-                group=key,
+        delivered = Shipment.objects.filter(scope.window("delivered_at")).alias(**dd_aliases)
+        passes = _breakdowns_grouping_sets if _is_postgres() else _breakdowns_by_query
+        shipped_rows, delivered_rows = passes(shipped, delivered, by_estimate, scope)
+    out = {}
+    for name in BREAKDOWNS:
+        rows: dict = {}
+        for key, r in shipped_rows[name].items():
+            rows[key] = {
+                "key": key,
+                "label": r["label"],
+                "shipments": r["shipments"],
+                "orders": r["orders"],
+                "cost": _q2(r["cost"]),
+                "cost_per_order": _ratio(r["cost"], r["orders"]),
+            }
+        for key, r in delivered_rows[name].items():
+            row = rows.setdefault(
+                key,
+                {
+                    "key": key,
+                    "label": r["label"],
+                    "shipments": 0,
+                    "orders": 0,
+                    "cost": Decimal("0.00"),
+                    "cost_per_order": None,
+                },
             )
-            for r in (
-                delivered.alias(**dd_aliases)
-                .values(key, label, *extra)
-                .annotate(
-                    delivered=Count("pk"),
-                    on_time=Count("pk", filter=by_estimate),
-                    transit_total=Coalesce(Sum("transit_days"), 0),
-                    transit_n=Count("transit_days"),
-                )
-                .order_by(key)
-            ):
-                row = rows.setdefault(
-                    r[key],
-                    {
-                        "key": r[key],
-                        "label": _breakdown_label(name, r, label),
-                        "shipments": 0,
-                        "orders": 0,
-                        "cost": Decimal("0.00"),
-                        "cost_per_order": None,
-                    },
-                )
-                row |= {
-                    "shipments_delivered": r["delivered"],
-                    "transit_days_mean": _ratio(r["transit_total"], r["transit_n"]),
-                    "transit_days_p90": _dec((p90.get(r[key]) or (None,))[0]),
-                    "carrier_on_time_delivery": _rate(r["on_time"], r["delivered"]),
-                }
-            for row in rows.values():
-                row.setdefault("shipments_delivered", 0)
-                row.setdefault("transit_days_mean", None)
-                row.setdefault("transit_days_p90", None)
-                row.setdefault("carrier_on_time_delivery", None)
-            out[name] = sorted(rows.values(), key=lambda r: (r["key"] is None, r["label"]))
+            row |= {
+                "shipments_delivered": r["delivered"],
+                "transit_days_mean": _ratio(r["transit_total"], r["transit_n"]),
+                "transit_days_p90": _dec(r["p90"]),
+                "carrier_on_time_delivery": _rate(r["on_time"], r["delivered"]),
+            }
+        for row in rows.values():
+            row.setdefault("shipments_delivered", 0)
+            row.setdefault("transit_days_mean", None)
+            row.setdefault("transit_days_p90", None)
+            row.setdefault("carrier_on_time_delivery", None)
+        out[name] = sorted(rows.values(), key=lambda r: (r["key"] is None, r["label"]))
     return out
+
+
+# The breakdowns' keys as grouping sets: the service is grouped with its shipments' carrier (its
+# label names both).
+_GROUPING_SETS = {
+    "shipping_by_carrier": ("b_carrier",),
+    "shipping_by_service": ("b_service", "b_carrier"),
+    "shipping_by_zone": ("b_zone",),
+}
+_KEY_COLUMN = {
+    "shipping_by_carrier": "b_carrier",
+    "shipping_by_service": "b_service",
+    "shipping_by_zone": "b_zone",
+}
+
+
+def _breakdowns_grouping_sets(shipped, delivered, by_estimate, scope: _Scope) -> tuple[dict, dict]:
+    """Every breakdown in two passes (the period's shipped shipments, its delivered ones), each
+    grouped by carrier, by service and by zone at once with GROUPING SETS (PostgreSQL), instead of
+    a pass per breakdown and measure."""
+    from shipments.models import Carrier, CarrierService
+
+    keys = {"b_carrier": F("carrier_id"), "b_service": F("service_id"), "b_zone": F("zone")}
+    sets = ", ".join(f"({', '.join(columns)})" for columns in _GROUPING_SETS.values())
+    flags = ", ".join(f"GROUPING({c}) AS g_{c}" for c in keys)
+    columns = ", ".join(keys)
+
+    def grouped(qs, measures: str) -> list[dict]:
+        sql, params = qs.order_by().query.sql_with_params()
+        with connections[qs.db].cursor() as cursor:
+            cursor.execute(
+                f"SELECT {flags}, {columns}, {measures} FROM ({sql}) rows GROUP BY GROUPING SETS ({sets})",
+                params,
+            )
+            names = [c.name for c in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    shipped_rows = grouped(
+        shipped.annotate(**keys, b_order=F("order_id"), b_cost=F("cost")).values(*keys, "b_order", "b_cost"),
+        "COUNT(*) AS shipments, COUNT(DISTINCT b_order) AS orders, COALESCE(SUM(b_cost), 0) AS cost",
+    )
+    on_time = Case(When(by_estimate, then=Value(1)), default=Value(0), output_field=IntegerField())
+    delivered_rows = grouped(
+        delivered.annotate(**keys, b_transit=F("transit_days"), b_on_time=on_time).values(
+            *keys, "b_transit", "b_on_time"
+        ),
+        "COUNT(*) AS delivered, SUM(b_on_time) AS on_time, COALESCE(SUM(b_transit), 0) AS transit_total, "
+        "COUNT(b_transit) AS transit_n, percentile_cont(0.9) WITHIN GROUP (ORDER BY b_transit * 1.0) AS p90",
+    )
+    carriers = dict(Carrier.objects.values_list("pk", "name"))
+    services = dict(CarrierService.objects.values_list("pk", "name"))
+
+    def label(name: str, row: dict) -> str:
+        if name == "shipping_by_carrier":
+            return _breakdown_label(name, {"carrier__name": carriers.get(row["b_carrier"])}, "carrier__name")
+        if name == "shipping_by_service":
+            r = {
+                "service__name": services.get(row["b_service"]),
+                "carrier__name": carriers.get(row["b_carrier"]),
+            }
+            return _breakdown_label(name, r, "service__name")
+        return _breakdown_label(name, {"zone": row["b_zone"]}, "zone")
+
+    def split(rows: list[dict]) -> dict[str, dict]:
+        out: dict[str, dict] = {name: {} for name in BREAKDOWNS}
+        for row in rows:
+            grouped_by = {c for c in keys if not row[f"g_{c}"]}
+            name = next(n for n, cols in _GROUPING_SETS.items() if set(cols) == grouped_by)
+            out[name][row[_KEY_COLUMN[name]]] = row | {"label": label(name, row)}
+        return out
+
+    return split(shipped_rows), split(delivered_rows)
+
+
+def _breakdowns_by_query(shipped, delivered, by_estimate, scope: _Scope) -> tuple[dict, dict]:
+    """The same rows as ``_breakdowns_grouping_sets`` with a few queries per breakdown (SQLite)."""
+    shipped_rows: dict[str, dict] = {}
+    delivered_rows: dict[str, dict] = {}
+    for name, (key, label) in BREAKDOWNS.items():
+        extra = ["carrier__name"] if name == "shipping_by_service" else []
+        shipped_rows[name] = {
+            r[key]: r | {"label": _breakdown_label(name, r, label)}
+            for r in shipped.values(key, label, *extra)
+            .annotate(
+                shipments=Count("pk"),
+                orders=Count("order", distinct=True),
+                cost=Coalesce(
+                    Sum("cost"), Decimal(0), output_field=DecimalField(max_digits=19, decimal_places=4)
+                ),
+            )
+            .order_by(key)
+        }
+        p90 = _percentiles(
+            delivered.filter(transit_days__isnull=False),
+            value=ExpressionWrapper(F("transit_days") * 1.0, output_field=FloatField()),
+            fractions=(0.9,),
+            scale=1,
+            scope=scope,
+            date_field="delivered_at",
+            granularity=None,
+            group=key,
+        )
+        delivered_rows[name] = {
+            r[key]: r | {"label": _breakdown_label(name, r, label), "p90": (p90.get(r[key]) or (None,))[0]}
+            for r in delivered.values(key, label, *extra)
+            .annotate(
+                delivered=Count("pk"),
+                on_time=Count("pk", filter=by_estimate),
+                transit_total=Coalesce(Sum("transit_days"), 0),
+                transit_n=Count("transit_days"),
+            )
+            .order_by(key)
+        }
+    return shipped_rows, delivered_rows
 
 
 def _breakdown_label(name: str, row: dict, label: str) -> str:
@@ -1060,9 +1181,15 @@ def kpi_report(
     end: date,
     granularity: str | None = None,
     now: datetime | None = None,
+    breakdowns: bool = True,
+    stock: bool = True,
 ) -> KPIReport:
     """Every KPI for the clients over [start, end] (inclusive local days), with a series by
-    day / week / month when asked and the shipping breakdowns."""
+    day / week / month when asked and the shipping breakdowns.
+
+    A report read only to compare its period's numbers with another's (the QBR's previous quarter)
+    leaves out the ``breakdowns`` and the ``stock`` KPIs (``KPIDef.now``: the stock as it is today,
+    the same for any period): those come back empty and n/a."""
     if start > end:
         raise ValueError("start is after end")
     if granularity is not None and granularity not in Granularity.values:
@@ -1081,16 +1208,16 @@ def kpi_report(
         percentiles = _period_percentiles(scope, granularity)
         totals_counters = _sum(row for rows in by_client.values() for row in rows.values())
         end_on_hand, mean_on_hand = _on_hand(by_client, clients, days, now)
-        stock = _stock_now(scope, now) if clients else {}
+        stock_now = _stock_now(scope, now) if clients and stock else {}
         totals = _values(
             totals_counters,
             on_hand_end=end_on_hand,
             on_hand_mean=mean_on_hand,
             percentiles=percentiles.get(None, {}),
             targets=targets,
-            extra=stock,
+            extra=stock_now,
         )
-        if not clients:
+        if not stock_now:
             totals |= {
                 k: KPIValue(k, d.label, None, None, None, d.unit) for k, d in KPI_BY_KEY.items() if d.now
             }
@@ -1115,7 +1242,7 @@ def kpi_report(
                         ),
                     )
                 )
-        breakdowns = shipping_breakdowns(scope) if clients else {k: [] for k in BREAKDOWNS}
+        by = shipping_breakdowns(scope) if clients and breakdowns else {k: [] for k in BREAKDOWNS}
     return KPIReport(
         client_ids=[c.pk for c in clients],
         start=start,
@@ -1123,7 +1250,7 @@ def kpi_report(
         granularity=granularity,
         totals=totals,
         series=series,
-        breakdowns=breakdowns,
+        breakdowns=by,
     )
 
 
@@ -1205,55 +1332,63 @@ def inventory_health(
     return out
 
 
-def _shipped_units_by_item(clients: list[Client], start: date, end: date) -> Subquery:
+def _shipped_units_by_item(clients: list[Client], start: date, end: date) -> dict[int, int]:
+    """Units shipped per item in the period (orders shipped in it): one grouped pass over the
+    period's package lines."""
     scope = _Scope(clients, start, end)
-    return Coalesce(
-        Subquery(
-            PackageLine.objects.filter(
-                SHIPPED_PACKAGE, scope.window("package__shipment__order__shipped_at"), item=OuterRef("pk")
-            )
-            .order_by()
-            .values("item")
-            .annotate(n=Sum("quantity"))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
+    return dict(
+        PackageLine.objects.filter(SHIPPED_PACKAGE, scope.window("package__shipment__order__shipped_at"))
+        .order_by()
+        .values("item")
+        .annotate(n=Sum("quantity"))
+        .values_list("item", "n")
     )
 
 
-def _movers(client_ids: list[int], start: date, end: date, limit: int, slow: bool) -> list[dict]:
+def movers(
+    *, client_ids: list[int], start: date, end: date, limit: int = 10
+) -> tuple[list[dict], list[dict]]:
+    """(top movers, slow movers): items by units shipped in the period (orders shipped in it),
+    the most first; and items on hand now with the fewest. Two grouped reads (units shipped per
+    item, units on hand per item with the item's name) ranked in Python: a subquery per item would
+    read each item's whole history."""
     with reporting_reads(), scopes_disabled():
         clients = list(Client.objects.filter(pk__in=client_ids))
-        on_hand = Coalesce(
-            Subquery(
-                Balance.objects.filter(item=OuterRef("pk"))
-                .order_by()
-                .values("item")
-                .annotate(n=Sum("on_hand"))
-                .values("n"),
-                output_field=IntegerField(),
-            ),
-            0,
-        )
-        items = Item.objects.filter(client__in=[c.pk for c in clients], is_kit=False).annotate(
-            units_shipped=_shipped_units_by_item(clients, start, end), on_hand=on_hand
-        )
-        if slow:
-            items = items.filter(on_hand__gt=0).order_by("units_shipped", "-on_hand", "sku")
-        else:
-            items = items.filter(units_shipped__gt=0).order_by("-units_shipped", "sku")
-        return list(items.values("pk", "client_id", "sku", "name", "units_shipped", "on_hand")[:limit])
+        ids = [c.pk for c in clients]
+        shipped = _shipped_units_by_item(clients, start, end)
+        fields = ("client_id", "sku", "name")
+        items = {
+            r["item"]: {"pk": r["item"], **{f: r[f"item__{f}"] for f in fields}, "on_hand": r["on_hand"] or 0}
+            for r in Balance.objects.filter(client__in=ids, item__is_kit=False)
+            .order_by()
+            .values("item", *(f"item__{f}" for f in fields))
+            .annotate(on_hand=Sum("on_hand"))
+        }
+        never_stocked = [item for item, units in shipped.items() if units > 0 and item not in items]
+        for r in Item.objects.filter(client__in=ids, is_kit=False, pk__in=never_stocked).values(
+            "pk", *fields
+        ):
+            items[r["pk"]] = r | {"on_hand": 0}
+    rows = [
+        {k: r[k] for k in ("pk", *fields)}
+        | {"units_shipped": shipped.get(r["pk"], 0), "on_hand": r["on_hand"]}
+        for r in items.values()
+    ]
+    top = sorted((r for r in rows if r["units_shipped"] > 0), key=lambda r: (-r["units_shipped"], r["sku"]))
+    slow = sorted(
+        (r for r in rows if r["on_hand"] > 0), key=lambda r: (r["units_shipped"], -r["on_hand"], r["sku"])
+    )
+    return top[:limit], slow[:limit]
 
 
 def top_movers(*, client_ids: list[int], start: date, end: date, limit: int = 10) -> list[dict]:
     """Items by units shipped in the period (orders shipped in it), most first."""
-    return _movers(client_ids, start, end, limit, slow=False)
+    return movers(client_ids=client_ids, start=start, end=end, limit=limit)[0]
 
 
 def slow_movers(*, client_ids: list[int], start: date, end: date, limit: int = 10) -> list[dict]:
     """Items on hand now with the fewest units shipped in the period."""
-    return _movers(client_ids, start, end, limit, slow=True)
+    return movers(client_ids=client_ids, start=start, end=end, limit=limit)[1]
 
 
 __all__ = [
@@ -1263,6 +1398,7 @@ __all__ = [
     "inventory_health",
     "kpi_keys",
     "kpi_report",
+    "movers",
     "slow_movers",
     "top_movers",
 ]

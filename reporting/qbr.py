@@ -343,7 +343,10 @@ def build_qbr(*, client: Client, quarter: Quarter) -> QBR:
         client_ids=[client.pk], start=quarter.start, end=quarter.end, granularity="week"
     )
     prev_q = quarter.previous
-    previous = kpis.kpi_report(client_ids=[client.pk], start=prev_q.start, end=prev_q.end)
+    # Only compared with: its breakdowns and today's stock would repeat work the page never shows.
+    previous = kpis.kpi_report(
+        client_ids=[client.pk], start=prev_q.start, end=prev_q.end, breakdowns=False, stock=False
+    )
     sections = [
         (slug, title, [compare(current.totals[key], previous.totals[key]) for key in keys])
         for slug, title, keys in SECTIONS
@@ -360,18 +363,15 @@ def build_qbr(*, client: Client, quarter: Quarter) -> QBR:
     ]
     notes = qbr_report_row(client, quarter)
     items = list(notes.action_items.all()) if notes else []
+    top, slow = kpis.movers(client_ids=[client.pk], start=quarter.start, end=quarter.end, limit=MOVERS)
     return QBR(
         client=client,
         quarter=quarter,
         report=KPIReportPair(current, previous),
         sections=sections,
         weeks=weeks,
-        top_movers=kpis.top_movers(
-            client_ids=[client.pk], start=quarter.start, end=quarter.end, limit=MOVERS
-        ),
-        slow_movers=kpis.slow_movers(
-            client_ids=[client.pk], start=quarter.start, end=quarter.end, limit=MOVERS
-        ),
+        top_movers=top,
+        slow_movers=slow,
         shipping=current.breakdowns,
         alerts=alert_summary(client, quarter),
         previous_alerts=alert_summary(client, prev_q),

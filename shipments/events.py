@@ -7,12 +7,13 @@ Payload builders live here so a webhook, the feed and a replay always carry the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
-from .models import Event
+from .models import Event, WebhookSubscription
 
 
 def emit(*, client_id: int, type: str, data: dict[str, Any]) -> Event:
@@ -28,6 +29,37 @@ def _fan_out(event_id: int, client_id: int) -> None:
     from .tasks import fan_out_event
 
     fan_out_event.delay(event_id, client_id)
+
+
+FAN_OUT_CHUNK = 500
+
+
+def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+    """Record many ``(client_id, type, data)`` events with one INSERT (a sweep, a batch) in the
+    current transaction. After commit, the events of clients with an active webhook subscription are
+    fanned out, a chunk of events per task; every event is in the pull feed either way."""
+    rows = [Event(client_id=client_id, type=type, payload=data) for client_id, type, data in events]
+    if not rows:
+        return []
+    with scopes_disabled():
+        Event.objects.bulk_create(rows)
+        subscribed = set(
+            WebhookSubscription.objects.filter(client_id__in={e.client_id for e in rows}, active=True)
+            .order_by()
+            .values_list("client_id", flat=True)
+            .distinct()
+        )
+    due = [(e.pk, e.client_id) for e in rows if e.client_id in subscribed]
+    if due:
+        transaction.on_commit(lambda: _fan_out_chunks(due))
+    return rows
+
+
+def _fan_out_chunks(pairs: list[tuple[int, int]]) -> None:
+    from .tasks import fan_out_events
+
+    for start in range(0, len(pairs), FAN_OUT_CHUNK):
+        fan_out_events.delay(pairs[start : start + FAN_OUT_CHUNK])
 
 
 def envelope(event: Event) -> dict[str, Any]:

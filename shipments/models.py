@@ -462,7 +462,15 @@ class TrackingEvent(models.Model):
                 name="uniq_tracking_event_external_id",
             )
         ]
-        indexes = [models.Index(fields=["shipment", "occurred_at"], name="tracking_shipment_time")]
+        indexes = [
+            models.Index(fields=["shipment", "occurred_at"], name="tracking_shipment_time"),
+            # The QBR's carrier exceptions of a client's quarter: few rows, so a partial index.
+            models.Index(
+                fields=["client", "occurred_at"],
+                condition=Q(status=TrackingStatus.EXCEPTION),
+                name="tracking_client_exceptions",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"

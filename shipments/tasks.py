@@ -18,6 +18,14 @@ def fan_out_event(event_id: int, client_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def fan_out_events(pairs: list[list[int]]) -> int:
+    """``fan_out_event`` for a chunk of ``(event_id, client_id)`` pairs (events emitted in bulk)."""
+    from .webhooks import fan_out
+
+    return sum(fan_out(event_id=event_id, client_id=client_id) for event_id, client_id in pairs)
+
+
+@shared_task(acks_late=True)
 def deliver_webhook(delivery_id: int, client_id: int) -> str:
     """One attempt of one delivery (skipped when it is not due, done, or locked by another worker)."""
     from .webhooks import deliver

@@ -16,7 +16,23 @@ import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = {"order_list", "kpi_report", "sla_sweep"}
+FIGURES = {
+    "order_list",
+    "order_detail",
+    "inventory_list",
+    "events_feed",
+    "kpi_report",
+    "qbr_page",
+    "fleet_view",
+    "sla_sweep",
+    "kpi_rollup_day",
+    "allocation",
+    "api_intake",
+    "bulk_intake",
+    "csv_intake",
+    "web_memory",
+    "worker_memory",
+}
 
 
 def _server_url() -> str:
@@ -72,13 +88,15 @@ def test_small_benchmark_builds_a_consistent_data_set_and_reports_every_figure(t
     [path] = tmp_path.glob("small-*.json")
     result = json.loads(path.read_text())
     assert result["scale"] == "small"
-    assert result["ledger_differences"] == 0
+    assert result["ledger_differences"] == 0 and result["ledger_differences_after"] == 0
     assert {f["key"] for f in result["figures"]} == FIGURES
     for fig in result["figures"]:
-        assert fig["ours"] > 0 and fig["baseline"] > 0, fig
+        assert fig["ours"] > 0 and fig["baseline"] > 0 and fig["ratio"] > 0, fig
     rows = result["dataset"]["rows"]
-    assert rows["orders.Order"] == 5_000
-    assert rows["shipments.Shipment"] > 0 and rows["shipments.TrackingEvent"] > 0
-    order_list = next(f for f in result["figures"] if f["key"] == "order_list")
-    assert order_list["detail"]["rows_in_page"] == 50
-    assert order_list["detail"]["queries_per_request"] > 0
+    assert rows["orders.Order"] == 5_000 + 500  # the year's orders and the backlog
+    for model in ("shipments.Shipment", "shipments.TrackingEvent", "orders.OrderEvent", "shipments.Event"):
+        assert rows[model] > 0, model
+    assert rows["inventory.InventorySnapshot"] > 0
+    figures = {f["key"]: f for f in result["figures"]}
+    assert figures["order_list"]["detail"]["rows_in_page"] == 50
+    assert figures["allocation"]["detail"]["oversold"]["total"] == 0

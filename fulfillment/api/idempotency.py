@@ -62,15 +62,14 @@ def begin(request) -> IdempotencyRecord | None:
     ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     for _ in range(2):
         try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    principal=principal,
-                    key=key,
-                    fingerprint=fingerprint,
-                    method=request.method,
-                    path=request.path[:500],
-                    locked_at=now,
-                )
+            return _claim(
+                principal=principal,
+                key=key,
+                fingerprint=fingerprint,
+                method=request.method,
+                path=request.path[:500],
+                locked_at=now,
+            )
         except IntegrityError:
             record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
         if record is None:
@@ -100,6 +99,16 @@ def begin(request) -> IdempotencyRecord | None:
     raise APIError(
         f"Could not claim this {HEADER}; retry.", code="idempotency_key_in_flight", status_code=409
     )
+
+
+def _claim(**fields) -> IdempotencyRecord:
+    """Insert the in-flight record, committed before the request runs: in autocommit one
+    statement is its own transaction (no BEGIN and COMMIT around it); inside a caller's
+    transaction, a savepoint keeps a conflict from breaking it."""
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(**fields)
+    return IdempotencyRecord.objects.create(**fields)
 
 
 def complete(record: IdempotencyRecord, response: Response) -> None:

@@ -18,3 +18,118 @@ class UpdateRulesMixin:
             for name in self.optional_on_update:
                 fields[name].required = False
         return fields
+
+
+class FastRowsMixin:
+    """A ModelSerializer's ``to_representation`` for lists of many rows: the same body as DRF's,
+    built from a plan made once per list (with ``many=True`` one child serializes every row; a
+    single object takes DRF's own path).
+
+    DRF resolves every field of every row generically (``get_attribute``, ``PKOnlyObject``, the
+    time-zone lookup of each datetime): about 0.3 ms a row, most of a 50-row page's time. The plan
+    reads a model column with ``getattr`` and converts it with the field's own rule (str, int, ISO
+    8601 in UTC...); any other field (dotted sources, nested lists, decimals) goes through DRF's own
+    path. ``tests/orders/test_list_reads.py`` and ``tests/inventory/test_balance_list.py`` check
+    that both give the same body."""
+
+    def to_representation(self, instance):
+        from rest_framework.serializers import ListSerializer
+
+        plan = self.__dict__.get("_row_plan")
+        if plan is None:
+            if not isinstance(self.parent, ListSerializer):
+                return super().to_representation(instance)  # one object: a plan would cost more
+            plan = self._row_plan = _row_plan(self, self.Meta.model)
+        return _apply(plan, instance)
+
+
+_SKIP = object()
+
+
+def _apply(plan, instance) -> dict:
+    out = {}
+    for name, get in plan:
+        value = get(instance)
+        if value is not _SKIP:
+            out[name] = value
+    return out
+
+
+def _row_plan(serializer, model) -> list:
+    return [
+        (field.field_name, _row_getter(field, serializer, model)) for field in serializer._readable_fields
+    ]
+
+
+def _row_getter(field, serializer, model):
+    """``instance -> value`` for one field, as DRF's ``Serializer.to_representation`` gives it."""
+    from rest_framework import fields as f
+    from rest_framework import relations, serializers
+
+    def generic(obj):
+        try:
+            value = field.get_attribute(obj)
+        except f.SkipField:
+            return _SKIP
+        check = value.pk if isinstance(value, relations.PKOnlyObject) else value
+        return None if check is None else field.to_representation(value)
+
+    if isinstance(field, f.SerializerMethodField):
+        return getattr(serializer, field.method_name)
+    if isinstance(field, serializers.Serializer) and field.source == "*":
+        nested = _row_plan(field, model)
+        return lambda obj: _apply(nested, obj)
+    if len(field.source_attrs) != 1:
+        return generic
+    attr = field.source_attrs[0]
+    on_class = getattr(model, attr, None)
+    if isinstance(field, relations.PrimaryKeyRelatedField):
+        attname = getattr(getattr(on_class, "field", None), "attname", None)
+        if field.pk_field is not None or attname is None:
+            return generic
+        attr, convert = attname, (lambda value: value)
+    elif callable(on_class) and not isinstance(on_class, property):
+        return generic  # a method: DRF calls it
+    else:
+        convert = _converter(field)
+
+    def simple(obj):
+        try:
+            value = getattr(obj, attr)
+        except AttributeError:
+            return generic(obj)  # DRF's default / skip rules
+        return None if value is None else convert(value)
+
+    return simple
+
+
+def _converter(field):
+    """The field's ``to_representation`` of a non-null value, short-cut for the common types."""
+    from datetime import datetime
+
+    from rest_framework import ISO_8601
+    from rest_framework import fields as f
+    from rest_framework.settings import api_settings
+
+    method = type(field).to_representation
+    if method is f.CharField.to_representation:
+        return str
+    if method is f.IntegerField.to_representation:
+        return int
+    if method is f.ChoiceField.to_representation:
+        choices = field.choice_strings_to_values
+        return lambda value: value if value == "" else choices.get(str(value), value)
+    if (
+        method is f.DateTimeField.to_representation
+        and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
+    ):
+        zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+
+        def iso(value):
+            if not isinstance(value, datetime) or zone is None or value.tzinfo is None:
+                return field.to_representation(value)
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        return iso
+    return field.to_representation

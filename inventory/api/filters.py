@@ -99,7 +99,8 @@ class CountFilter(django_filters.FilterSet):
 class ASNFilter(django_filters.FilterSet):
     client = django_filters.NumberFilter(field_name="client")
     warehouse = django_filters.NumberFilter(field_name="warehouse")
-    status = django_filters.MultipleChoiceFilter(choices=ASNStatus.choices)
+    # A column of the ASN: no join can repeat a row, so no DISTINCT (django-filter's default).
+    status = django_filters.MultipleChoiceFilter(choices=ASNStatus.choices, distinct=False)
     reference = django_filters.CharFilter(field_name="reference")
     po_reference = django_filters.CharFilter(field_name="po_reference")
     eta_after = django_filters.DateFilter(field_name="eta", lookup_expr="gte")

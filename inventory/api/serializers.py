@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import Client, Warehouse
 from accounts.selectors import warehouse_list
-from fulfillment.api.serializers import UpdateRulesMixin
+from fulfillment.api.serializers import FastRowsMixin, UpdateRulesMixin
 from inventory.enums import AdjustmentCode, LocationType, MilestoneKind, ReceiptCondition
 from inventory.models import (
     ASN,
@@ -186,7 +186,7 @@ class LocationBulkResultSerializer(serializers.Serializer):
 # --- balances, ledger, adjustments, transfers --------------------------------------------------
 
 
-class BalanceSerializer(serializers.ModelSerializer):
+class BalanceSerializer(FastRowsMixin, serializers.ModelSerializer):
     sku = serializers.CharField(source="item.sku", read_only=True)
     warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
     location_code = serializers.CharField(source="location.code", read_only=True)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Client
-from fulfillment.api.serializers import UpdateRulesMixin
+from fulfillment.api.serializers import FastRowsMixin, UpdateRulesMixin
 from inventory.api.serializers import ActorChoicesMixin
 from orders import selectors
 from orders.enums import Channel, HoldKind, OrderType, ServiceLevel
@@ -218,7 +218,7 @@ class ShipToOutSerializer(ShipToSerializer):
     pass
 
 
-class OrderListSerializer(serializers.ModelSerializer):
+class OrderListSerializer(FastRowsMixin, serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     warehouse_code = serializers.CharField(source="warehouse.code", read_only=True, default=None)
     ship_to = ShipToOutSerializer(source="*", read_only=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from accounts.models import Client
 from accounts.roles import Perm
@@ -43,8 +47,6 @@ def _api_errors(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _raise_api(exc: ValidationError):
-    from rest_framework.exceptions import ValidationError as DRFValidationError
-
     raise DRFValidationError(_api_errors(exc)) from exc
 
 
@@ -56,22 +58,55 @@ def _order_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def create_order(*, actor, client: Client, data: dict[str, Any]) -> Order:
-    """One order in its own savepoint; a duplicate reference (also one racing in at the same moment,
-    caught by the unique constraint) raises ``services.DuplicateOrder``."""
-    kwargs = _order_kwargs(data)
-    try:
-        with transaction.atomic():
-            return services.order_create(actor=actor, client=client, **kwargs)
-    except IntegrityError:
-        existing = Order.objects.filter(
-            client=client,
-            channel=kwargs.get("channel", "api"),
-            external_reference=kwargs["external_reference"],
-        ).first()
-        if existing is None:
-            raise
-        raise services.DuplicateOrder(existing) from None
+def _as_read(created: services.Created) -> Order:
+    """The order as ``selectors.order_get`` would read it back inside the transaction that wrote
+    it (nobody else can have changed it yet): its rows attached as prefetched, its totals as the
+    list's annotations."""
+    order = created.order
+    cache = {}
+    for name, rows in (
+        ("lines", created.lines),
+        ("allocations", []),
+        ("holds", created.holds),
+        ("events", created.events),
+    ):
+        queryset = QuerySet(model=getattr(Order, name).rel.related_model)
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset
+    order._prefetched_objects_cache = cache
+    order.line_count = len(created.lines)
+    order.units = sum(line.quantity for line in created.lines)
+    return order
+
+
+# DRF builds a serializer's fields (a deep copy of every declared field, the nested serializers'
+# too, and for a model serializer the model's introspection) for every instance it makes, which
+# costs more than checking and writing an order. Intake keeps its serializers per thread and gives
+# each use the request's own context (and so its own clock for ``late`` and ``at_risk``).
+_serializers = threading.local()
+
+
+def _create_form(context: dict) -> s.OrderCreateSerializer:
+    """An ``OrderCreateSerializer`` for the request's actor: one per thread and actor scope, as
+    the choices of ``client`` are narrowed to what the actor sees when its fields are built."""
+    forms = _serializers.__dict__.setdefault("create_forms", {})
+    key = repr(context["request"].actor.client_scope)
+    if (form := forms.get(key)) is None:
+        if len(forms) >= 64:
+            forms.clear()
+        form = forms[key] = s.OrderCreateSerializer(context=context)
+        form.fields  # noqa: B018 (built now, for this actor)
+    form._context = context
+    return form
+
+
+def _represent(order: Order, context: dict) -> ReturnDict:
+    """``OrderSerializer(order, context=context).data``, with one serializer per thread."""
+    serializer = getattr(_serializers, "order", None)
+    if serializer is None:
+        serializer = _serializers.order = s.OrderSerializer(context={})
+    serializer._context = context
+    return ReturnDict(serializer.to_representation(order), serializer=serializer)
 
 
 def _duplicate(exc: services.DuplicateOrder) -> APIError:
@@ -128,8 +163,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
         return s.OrderListSerializer if self.action == "list" else super().get_serializer_class()
 
     def select(self):
-        qs = selectors.order_list(actor=self.actor)
-        return selectors.order_detail_prefetch(qs) if self.action != "list" else qs
+        if self.action == "list":
+            return selectors.order_rows(actor=self.actor)
+        return selectors.order_detail_prefetch(selectors.order_list(actor=self.actor))
 
     def _out(self, order: Order, code: int = status.HTTP_200_OK) -> Response:
         fresh = selectors.order_get(actor=self.actor, pk=order.pk)
@@ -153,15 +189,26 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
         responses={201: s.OrderSerializer, 409: DUPLICATE_409},
     )
     def create(self, request, *args, **kwargs):
-        data = self._form(s.OrderCreateSerializer)
-        client = self.client_for(data)
-        try:
-            order = create_order(actor=self.actor, client=client, data=data)
-        except services.DuplicateOrder as exc:
-            raise _duplicate(exc) from None
-        except ValidationError as exc:
-            _raise_api(exc)
-        return self._out(order, status.HTTP_201_CREATED)
+        data = dict(_create_form(self.get_serializer_context()).run_validation(request.data))
+        client = self._client(data)
+        [outcome] = services.order_create_many(actor=self.actor, client=client, orders=[_order_kwargs(data)])
+        if isinstance(outcome, services.DuplicateOrder):
+            raise _duplicate(outcome)
+        if isinstance(outcome, ValidationError):
+            _raise_api(outcome)
+        if transaction.get_connection().in_atomic_block:
+            # Not committed yet (an Idempotency-Key's transaction): what was written is the order.
+            data = _represent(_as_read(outcome), self.get_serializer_context())
+            return Response(data, status=status.HTTP_201_CREATED)
+        # Committed, and so maybe allocated already: read it back.
+        return self._out(outcome.order, status.HTTP_201_CREATED)
+
+    def _client(self, data: dict) -> Client:
+        """``client_for``, without reading again the client an API key was just loaded with."""
+        key = self.actor.api_key
+        if self.actor.is_client and key is not None and key.client_id == self.actor.client_id:
+            return key.client
+        return self.client_for(data)
 
     @extend_schema(
         summary="Create orders in bulk",
@@ -176,23 +223,28 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
     @action(detail=False, methods=["post"], serializer_class=s.BulkCreateSerializer)
     def bulk(self, request):
         data = self._form(s.BulkCreateSerializer)
-        client = self.client_for(data)
-        context = self.get_serializer_context()
-        results = []
+        client = self._client(data)
+        form = _create_form(self.get_serializer_context())
+        results: list[dict] = [{} for _ in data["orders"]]
+        valid = []
         for index, raw in enumerate(data["orders"]):
             raw = {k: v for k, v in raw.items() if k != "client"}
-            form = s.OrderCreateSerializer(data=raw, context=context)
-            if not form.is_valid():
-                results.append({"index": index, "status": "invalid", "errors": flatten_fields(form.errors)})
-                continue
             try:
-                order = create_order(actor=self.actor, client=client, data=dict(form.validated_data))
-            except services.DuplicateOrder as exc:
-                results.append({"index": index, "status": "duplicate", "existing_id": exc.existing.pk})
-            except ValidationError as exc:
-                results.append({"index": index, "status": "invalid", "errors": _api_errors(exc)})
+                validated = form.run_validation(raw)
+            except DRFValidationError as exc:
+                results[index] = {"index": index, "status": "invalid", "errors": flatten_fields(exc.detail)}
             else:
-                results.append({"index": index, "status": "created", "id": order.pk})
+                valid.append((index, _order_kwargs(validated)))
+        outcomes = services.order_create_many(
+            actor=self.actor, client=client, orders=[kwargs for _, kwargs in valid]
+        )
+        for (index, _), outcome in zip(valid, outcomes, strict=True):
+            if isinstance(outcome, services.DuplicateOrder):
+                results[index] = {"index": index, "status": "duplicate", "existing_id": outcome.existing.pk}
+            elif isinstance(outcome, ValidationError):
+                results[index] = {"index": index, "status": "invalid", "errors": _api_errors(outcome)}
+            else:
+                results[index] = {"index": index, "status": "created", "id": outcome.order.pk}
         counts = {k: sum(r["status"] == k for r in results) for k in ("created", "duplicate", "invalid")}
         body = {
             "created": counts["created"],

@@ -12,7 +12,7 @@ from shipments.models import Manifest, Package, Shipment
 class ShipmentFilter(django_filters.FilterSet):
     client = django_filters.NumberFilter(field_name="client", help_text="Staff: one client's shipments")
     status = django_filters.MultipleChoiceFilter(
-        choices=ShipmentStatus.choices, help_text="Repeat for several"
+        choices=ShipmentStatus.choices, help_text="Repeat for several", distinct=False
     )
     carrier = django_filters.CharFilter(method="with_carrier", help_text="Carrier code (or id)")
     service = django_filters.CharFilter(method="with_service", help_text="Service code (or id)")

@@ -14,6 +14,7 @@ from tests.conftest import bearer
 from tests.inventory.factories import make_item
 from tests.orders.test_api import SHIP_TO, body, make_order, order_rows
 
+ORDERS_URL = "/api/v1/orders/"
 BULK = "/api/v1/orders/bulk/"
 IMPORT = "/api/v1/orders/import/"
 
@@ -225,3 +226,259 @@ def test_twenty_concurrent_posts_with_one_idempotency_key_create_one_order():
     )
     assert replay.status_code == 201 and replay.json()["id"] in created
     assert replay["Idempotent-Replayed"] == "true"
+
+
+# --- one code path for one order and for a batch -------------------------------------------------
+
+
+def _outcome(outcome) -> tuple:
+    """What a caller can see of an outcome: created (with its status), duplicate (of which
+    reference), or invalid (with the messages)."""
+    from orders import services
+
+    if isinstance(outcome, services.DuplicateOrder):
+        return ("duplicate", outcome.existing.external_reference)
+    if isinstance(outcome, Exception):
+        return ("invalid", outcome.message_dict)
+    return ("created", outcome.order.status)
+
+
+def _one_by_one(client, orders: list[dict]) -> list:
+    """The reference semantics: ``order_create`` for each order in turn, each in a savepoint."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from orders import services
+    from tests.inventory.factories import SYSTEM
+
+    outcomes = []
+    for kwargs in orders:
+        try:
+            with transaction.atomic():
+                order = services.order_create(actor=SYSTEM, client=client, **kwargs)
+        except (services.DuplicateOrder, ValidationError) as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(services.Created(order, [], [], []))
+    return outcomes
+
+
+def test_a_batch_has_the_outcomes_of_creating_each_order_in_turn(tenant_a, tenant_b):
+    from orders import services
+    from tests.inventory.factories import SYSTEM
+    from tests.orders.test_api import SERVICE_SHIP_TO
+
+    def order(reference: str, *skus: str, **changes) -> dict:
+        ship_to = {**SERVICE_SHIP_TO, **changes.pop("ship_to", {})}
+        lines = [{"sku": sku, "quantity": 2, "unit_price": "3.50"} for sku in skus or ("TEE",)]
+        return {"external_reference": reference, "lines": lines, "ship_to": ship_to, **changes}
+
+    batch = [
+        order("A-1"),
+        order("OLD-1"),  # exists: found by the unique constraint on insert
+        order("A-2", ship_to={"ship_to_name": ""}),  # invalid address
+        order("A-1", "MUG"),  # a repeat of this batch's first order
+        order("A-3", service_level="teleport"),  # invalid before the duplicate check
+        order("OLD-1", ship_to={"ship_to_name": ""}),  # a duplicate wins over a later check
+        order("A-4", ship_to={"ship_to_zip": ""}),  # invalid first ...
+        order("A-4"),  # ... so this one is created
+        order("A-5", "GHOST", ship_to={"ship_to_state": "ZZ"}),  # held twice over
+        order("A-6", channel=Channel.PORTAL, tags=["vip"], notes="ring twice"),
+        order("A-7", "TEE", "MUG", "TEE"),
+    ]
+    outcomes = {}
+    for tenant in (tenant_a, tenant_b):
+        make_item(tenant.client, "TEE")
+        make_item(tenant.client, "MUG")
+        make_order(tenant.client, "OLD-1", [("TEE", 1)])
+    outcomes["batch"] = services.order_create_many(actor=SYSTEM, client=tenant_a.client, orders=batch)
+    outcomes["one_by_one"] = _one_by_one(tenant_b.client, batch)
+    assert [_outcome(o) for o in outcomes["batch"]] == [_outcome(o) for o in outcomes["one_by_one"]]
+    assert [_outcome(o)[0] for o in outcomes["batch"]] == [
+        "created",
+        "duplicate",
+        "invalid",
+        "duplicate",
+        "invalid",
+        "duplicate",
+        "invalid",
+        "created",
+        "created",
+        "created",
+        "created",
+    ]
+    assert outcomes["batch"][3].existing.pk == outcomes["batch"][0].order.pk
+
+    def rows(client) -> list:
+        """Every row written, as the brand's integration would see it (ids and times aside)."""
+        orders = Order.objects.filter(client=client).order_by("external_reference", "channel")
+        return [
+            (
+                o.external_reference,
+                o.channel,
+                o.status,
+                o.tags,
+                o.notes,
+                o.released_at == o.received_at if o.released_at else None,
+                o.ship_by is not None,
+                sorted(
+                    (line.sku, line.quantity, str(line.unit_price), line.item_id is not None)
+                    for line in o.lines.all()
+                ),
+                [(e.from_status, e.to_status, e.reason, e.actor_label) for e in o.events.all()],
+                sorted((h.kind, h.reason) for h in o.holds.all()),
+            )
+            for o in orders
+        ]
+
+    assert rows(tenant_a.client) == rows(tenant_b.client)
+    from orders import clock
+
+    for o in Order.objects.filter(client=tenant_a.client, status=OrderStatus.RECEIVED):
+        nearest = clock.nodes_by_distance(tenant_a.client, o.ship_to_zip)[0]
+        assert o.ship_by == clock.ship_by(
+            client=tenant_a.client,
+            warehouse=nearest,
+            released_at=o.released_at,
+            service_level=o.service_level,
+        )
+    from shipments.models import Event
+
+    created = Event.objects.filter(type="order.created")
+    assert created.filter(client=tenant_a.client).count() == created.filter(client=tenant_b.client).count()
+
+
+def test_intake_queries_do_not_grow_with_the_batch(tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_item(tenant_a.client, "TEE")
+    make_item(tenant_a.client, "MUG")
+    tenant_a.api.get(ORDERS_URL)  # the key's first use of the minute is noted (one more query)
+    counts = []
+    for size in (2, 40):
+        orders = [body(f"Q{size}-{i}", ("TEE", 1), ("MUG", 2)) for i in range(size)]
+        orders[0]["ship_to"]["state"] = "ZZ"  # one held order in each batch
+        with CaptureQueriesContext(connection) as queries:
+            response = tenant_a.api.post(BULK, {"orders": orders}, format="json")
+        assert response.status_code == 200 and response.json()["created"] == size, response.content
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_one_order_through_the_api_takes_a_dozen_queries(tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_item(tenant_a.client, "TEE")
+    tenant_a.api.post(ORDERS_URL, body("WARM-1"), format="json")
+    with CaptureQueriesContext(connection) as queries:
+        response = tenant_a.api.post(ORDERS_URL, body("Q-1"), format="json", HTTP_IDEMPOTENCY_KEY="q-1")
+    assert response.status_code == 201, response.content
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # The key; the idempotency claim; the items; the nodes and their closures; the order, its
+    # lines, its status event, its outbox event and the subscriptions to it; the stored answer.
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == [
+        "SELECT",
+        "INSERT",
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "SELECT",
+        "UPDATE",
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        body(
+            "MEM-1",
+            ("TEE", 2),
+            ("MUG", 1),
+            tags=["vip", "gift"],
+            notes="leave at door",
+            po_number="PO-9",
+            retailer="Shop",
+            ship_window_start="2030-05-01",
+            ship_window_end="2030-05-03",
+            must_arrive_by="2030-05-04",
+            service_level="expedited",
+            currency="EUR",
+            gift_message="Enjoy",
+        ),
+        body("MEM-2", ("TEE", 1), ("GHOST", 3), ship_to={**SHIP_TO, "state": "ZZ"}),
+    ],
+    ids=["released", "held"],
+)
+def test_the_create_response_is_the_order_as_read_back(tenant_a, request_body):
+    make_item(tenant_a.client, "TEE")
+    make_item(tenant_a.client, "MUG")
+    for key in (None, "mem"):  # committed at once, or inside the Idempotency-Key's transaction
+        posted = dict(request_body, external_reference=f"{request_body['external_reference']}-{key}")
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        created = tenant_a.api.post(ORDERS_URL, posted, format="json", **headers)
+        assert created.status_code == 201, created.content
+        detail = tenant_a.api.get(f"{ORDERS_URL}{created.json()['id']}/")
+        assert created.json() == detail.json()
+
+
+def test_kept_create_serializers_still_narrow_client_to_each_actor(
+    tenant_a, tenant_b, account_manager, session_api
+):
+    make_item(tenant_a.client, "TEE")
+    make_item(tenant_b.client, "TEE")
+    assert (
+        tenant_a.api.post(ORDERS_URL, body("N-1", client=tenant_a.client.pk), format="json").status_code
+        == 201
+    )
+    # Another brand's key, on the same thread: A is not a client it may name.
+    response = tenant_b.api.post(ORDERS_URL, body("N-2", client=tenant_a.client.pk), format="json")
+    assert response.status_code == 400 and "client" in response.json()["error"]["fields"]
+    bulk = tenant_b.api.post(BULK, {"orders": [body("N-3")], "client": tenant_a.client.pk}, format="json")
+    assert bulk.status_code == 400 and "client" in bulk.json()["error"]["fields"]
+    account_manager.managed_clients.add(tenant_b.client)
+    manager = session_api(account_manager)
+    response = manager.post(ORDERS_URL, body("N-4", client=tenant_a.client.pk), format="json")
+    assert response.status_code == 400 and "client" in response.json()["error"]["fields"]
+    response = manager.post(ORDERS_URL, body("N-5", client=tenant_b.client.pk), format="json")
+    assert response.status_code == 201 and response.json()["client"] == tenant_b.client.pk
+
+
+def test_csv_import_reports_the_first_order_the_service_refuses_and_writes_nothing(tenant_a):
+    make_item(tenant_a.client, "TEE")
+    # An e-mail with an "@" passes the file's checks; the order's own validation refuses it.
+    text = HEADER + (
+        "OK-1,Ann Buyer,,1 Main St,,Hoboken,NJ,07030,US,,,,TEE,1,,,\n"
+        "MAIL-1,Ann Buyer,,1 Main St,,Hoboken,NJ,07030,US,,ann@,,TEE,1,,,\n"
+        "MAIL-2,Bob Buyer,,1 Main St,,Hoboken,NJ,07030,US,,bob@,,TEE,1,,,\n"
+    )
+    before = order_rows(tenant_a.client)
+    response = tenant_a.api.post(IMPORT, {"file": upload(text)}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert [(r["row"], r["column"]) for r in response.json()["error"]["rows"]] == [(3, "ship_to_email")]
+    assert order_rows(tenant_a.client) == before
+
+
+def test_csv_import_written_in_chunks_is_still_all_or_nothing(tenant_a, monkeypatch):
+    from orders import imports
+
+    monkeypatch.setattr(imports, "WRITE_CHUNK", 2)
+    make_item(tenant_a.client, "TEE")
+    rows = "".join(f"CH-{i},Ann Buyer,,1 Main St,,Hoboken,NJ,07030,US,,,,TEE,1,,,\n" for i in range(5))
+    response = tenant_a.api.post(IMPORT, {"file": upload(HEADER + rows)}, format="multipart")
+    assert response.status_code == 201 and response.json()["created"] == 5, response.content
+    assert Order.objects.filter(client=tenant_a.client, channel=Channel.CSV).count() == 5
+
+    # The fifth order (in the third chunk) is refused: the four before it are not kept either.
+    bad = "".join(f"CK-{i},Ann Buyer,,1 Main St,,Hoboken,NJ,07030,US,,,,TEE,1,,,\n" for i in range(4))
+    bad += "CK-4,Ann Buyer,,1 Main St,,Hoboken,NJ,07030,US,,ann@,,TEE,1,,,\n"
+    before = order_rows(tenant_a.client)
+    response = tenant_a.api.post(IMPORT, {"file": upload(HEADER + bad)}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert [(r["row"], r["column"]) for r in response.json()["error"]["rows"]] == [(6, "ship_to_email")]
+    assert order_rows(tenant_a.client) == before

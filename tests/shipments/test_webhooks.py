@@ -18,7 +18,7 @@ from accounts.models import AuditEvent
 from inventory import services as inventory_services
 from orders import services as order_services
 from shipments import webhooks
-from shipments.events import emit, envelope
+from shipments.events import emit, emit_many, envelope
 from shipments.models import Event, LowStockState, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tests.inventory.factories import make_item, make_node, stock
 from tests.orders.factories import make_order
@@ -366,3 +366,26 @@ def test_low_stock_is_emitted_once_per_crossing(tenant_a, on_commit):
         )  # available 13 - 9 = 4: low again
     assert len(low_events()) == 2
     assert webhooks.low_stock_sweep() == 0  # the backstop agrees: nothing new
+
+
+def test_emit_many_writes_every_event_with_one_insert_and_fans_out_only_subscribed_clients(
+    tenant_a, tenant_b, receiver, on_commit, django_assert_num_queries
+):
+    subscription = subscribe(tenant_a, receiver.url)
+    events = [(tenant_a.client.pk, "order.created", {"order_id": n}) for n in (1, 2)]
+    events.append((tenant_b.client.pk, "order.created", {"order_id": 3}))  # tenant B subscribes nothing
+    with on_commit():
+        with transaction.atomic(), django_assert_num_queries(2):  # the INSERT and the subscription check
+            written = emit_many(events)
+        assert [e.payload["order_id"] for e in written] == [1, 2, 3]
+    assert sorted(
+        Event.objects.filter(pk__in=[e.pk for e in written]).values_list("client_id", flat=True)
+    ) == [
+        tenant_a.client.pk,
+        tenant_a.client.pk,
+        tenant_b.client.pk,
+    ]
+    # Only tenant A's two events went to its subscription; tenant B's stay in its feed.
+    assert sorted(verify(subscription, r)["data"]["order_id"] for r in receiver.requests) == [1, 2]
+    assert not WebhookDelivery.objects.filter(event__client=tenant_b.client).exists()
+    assert emit_many([]) == []

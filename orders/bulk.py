@@ -1,0 +1,106 @@
+"""Set-based writes for the batch paths (a batch allocation writes hundreds of orders, balances,
+reservations and events, each row with values of its own), one statement each.
+
+On PostgreSQL: ``UPDATE ... FROM (VALUES ...)`` (Django's ``bulk_update`` builds a ``CASE`` per
+column with a branch per row, which the database evaluates row by row: quadratic in the batch) and
+``INSERT ... SELECT * FROM UNNEST(...)`` from plain tuples (no model instance per row: at
+thousands of rows a second their construction costs more than the database's work). Elsewhere (the
+embedded SQLite default) they fall back to the ORM. The caller holds the rows' locks and has
+checked what it writes; these bypass the scoped managers on purpose (the caller read the primary
+keys inside its scope).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import F, Field, Model
+
+# Values psycopg2 adapts as they are: no need for the field's conversion (aware datetimes stay aware).
+_PLAIN = (int, str, bool, float, Decimal, datetime, date, type(None))
+
+
+def _db_value(field: Field, value: Any) -> Any:
+    return value if isinstance(value, _PLAIN) else field.get_db_prep_save(value, connection)
+
+
+def _values(rows: list[tuple], types: list[str]) -> str:
+    """``VALUES`` rows with the first cast to the column types (PostgreSQL resolves every other
+    row's literals to the same types)."""
+    first = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    rest = "(" + ", ".join(["%s"] * len(types)) + ")"
+    return ", ".join([first] + [rest] * (len(rows) - 1))
+
+
+def update_fields(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of every object of ``objs`` (each with its own values): one statement."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._base_manager.bulk_update(objs, fields)
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    types = [meta.pk.rel_db_type(connection)] + [f.db_type(connection) for f in columns]
+    names = [f.attname for f in columns]
+    rows = [
+        (obj.pk, *(_db_value(f, getattr(obj, n)) for f, n in zip(columns, names, strict=True)))
+        for obj in objs
+    ]
+    column_list = ", ".join(quote(f.column) for f in columns)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+        f"FROM (VALUES {_values(rows, types)}) AS v(pk, {column_list}) WHERE t.{quote(meta.pk.column)} = v.pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+def add_to_field(model: type[Model], field: str, deltas: Mapping[int, int]) -> None:
+    """``field = field + delta`` for each primary key of ``deltas`` (a relative update, like
+    ``F()``): one statement."""
+    if not deltas:
+        return
+    ordered = sorted(deltas.items())
+    if connection.vendor != "postgresql":
+        for pk, delta in ordered:
+            model._base_manager.filter(pk=pk).update(**{field: F(field) + delta})
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    column = quote(meta.get_field(field).column)
+    types = [meta.pk.rel_db_type(connection), "integer"]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {column} = t.{column} + v.delta "
+        f"FROM (VALUES {_values(ordered, types)}) AS v(pk, delta) WHERE t.{quote(meta.pk.column)} = v.pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in ordered for value in row])
+
+
+def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert ``rows`` (tuples of the values of ``fields``, by attribute name: ``order_id``) in
+    one statement. Fields left out take their database default, so give every non-null one
+    (``auto_now_add`` included)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._base_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
+        return
+    meta = model._meta
+    columns = [next(f for f in meta.concrete_fields if f.attname == name) for name in fields]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
+        f"SELECT * FROM UNNEST({arrays})"
+    )
+    params = [[_db_value(f, row[i]) for row in rows] for i, f in enumerate(columns)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -1,0 +1,100 @@
+"""Reports at volume: the shipping breakdowns in two grouped passes (PostgreSQL's GROUPING SETS)
+give the rows the per-breakdown queries give, days of supply reads the rollup, the movers come
+from grouped reads, and a QBR's previous quarter leaves out what the page never shows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.actors import Actor
+from reporting import dashboards, kpis
+from reporting.kpis import kpi_report, movers
+from reporting.rollup import rollup_range
+from tests.reporting.kpi_support import MON, NOW, SUN, build_week
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def week(db):
+    return build_week()
+
+
+def test_grouping_sets_breakdowns_equal_the_per_breakdown_queries(week):
+    scope = kpis._Scope([week.client, week.la_client], MON, SUN)
+    with CaptureQueriesContext(connection) as grouped:
+        fast = kpis.shipping_breakdowns(scope)
+    with (
+        mock.patch.object(kpis, "_is_postgres", return_value=False),
+        CaptureQueriesContext(connection) as per_breakdown,
+    ):
+        slow = kpis.shipping_breakdowns(scope)
+    assert fast == slow
+    assert sum(r["shipments"] for r in fast["shipping_by_carrier"]) > 0
+    assert len(grouped.captured_queries) < len(per_breakdown.captured_queries)
+
+
+@pytest.mark.parametrize("rolled", ["every day", "some days"])
+def test_days_of_supply_reads_the_rollup_like_the_live_count(week, rolled):
+    live = kpi_report(client_ids=[week.client.pk], start=MON, end=SUN, now=NOW).totals["days_of_supply"]
+    today = kpis.local_today(week.client, NOW)
+    first, last = today - timedelta(days=40), today
+    if rolled == "some days":  # the rows of a week in the middle of the trailing 28 days
+        first, last = today - timedelta(days=20), today - timedelta(days=14)
+    rollup_range(client=week.client, first=first, last=last, now=NOW)
+    with CaptureQueriesContext(connection) as captured:
+        rolled_kpi = kpi_report(client_ids=[week.client.pk], start=MON, end=SUN, now=NOW).totals[
+            "days_of_supply"
+        ]
+    assert (rolled_kpi.value, rolled_kpi.numerator, rolled_kpi.denominator) == (
+        live.value,
+        live.numerator,
+        live.denominator,
+    )
+    trailing = 'SELECT COALESCE(SUM("shipments_packageline"."quantity"), 0) AS "n"'
+    live_counts = [q for q in captured.captured_queries if q["sql"].startswith(trailing)]
+    assert len(live_counts) == (0 if rolled == "every day" else 1)
+
+
+def test_movers_rank_like_before_from_grouped_reads(week):
+    top, slow = movers(client_ids=[week.client.pk], start=MON, end=SUN)
+    assert [(r["sku"], r["units_shipped"]) for r in top] == [("WIDGET", 7)]
+    assert [r["sku"] for r in slow] == ["GADGET", "WIDGET"]
+    assert set(top[0]) == {"pk", "client_id", "sku", "name", "units_shipped", "on_hand"}
+    assert top[0]["on_hand"] == next(r["on_hand"] for r in slow if r["sku"] == "WIDGET")
+
+
+def test_a_comparison_report_leaves_out_the_breakdowns_and_todays_stock(week):
+    full = kpi_report(client_ids=[week.client.pk], start=MON, end=SUN, now=NOW)
+    with CaptureQueriesContext(connection) as captured:
+        lean = kpi_report(
+            client_ids=[week.client.pk], start=MON, end=SUN, now=NOW, breakdowns=False, stock=False
+        )
+    assert all(rows == [] for rows in lean.breakdowns.values())
+    for key, value in lean.totals.items():
+        if kpis.KPI_BY_KEY[key].now:
+            assert value.value is None, key
+        else:
+            assert value == full.totals[key], key
+    assert not [
+        q for q in captured.captured_queries if "shipments_shipment" in q["sql"] and "GROUPING" in q["sql"]
+    ]
+
+
+def test_the_fleets_order_reads_bound_ship_by_and_name_the_statuses(week, operator_admin):
+    """Both order queries of the fleet view select by a ship-by range and ``status IN (...)`` (what
+    the (status, ship_by) index reads); the exact queues are counted in their FILTER clauses."""
+    with CaptureQueriesContext(connection) as captured:
+        rows = dashboards.fleet_rows(actor=Actor.for_user(operator_admin), now=NOW)
+    assert {r.client.pk for r in rows} >= {week.client.pk, week.la_client.pk}
+    reads = [q["sql"] for q in captured.captured_queries if 'FROM "orders_order"' in q["sql"]]
+    assert len(reads) == 2
+    for sql in reads:
+        where = sql.rsplit('FROM "orders_order"', 1)[1]
+        assert '"orders_order"."ship_by" >=' in where and '"orders_order"."status" IN' in where
+        assert "NOT (" not in where
