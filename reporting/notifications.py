@@ -1,7 +1,9 @@
 """Alert e-mail (Django's mail: the console backend unless ``EMAIL_URL`` says otherwise).
 
 - Immediate: a critical alert, once announced by its sweep (``notified_at`` claimed there), is
-  mailed to the client's account managers: one message per alert.
+  mailed to the client's account managers: one message per alert, up to ``MAIL_EACH_UP_TO`` alerts
+  of one client in one sweep; above that (a storm: a carrier outage, a node down) one summary
+  message for the client, with the first few alerts, the count and a link to the client's inbox.
 - Daily digest: each account manager gets the alerts of their clients opened since the last
   digest. The alerts are claimed first (``digested_at`` set under a row lock, in one
   transaction), then the messages are sent after commit, so two digest runs never mail the same
@@ -46,24 +48,60 @@ def _managers_by_client(client_ids) -> dict[int, list[tuple[int, str, str]]]:
     return out
 
 
+MAIL_EACH_UP_TO = 10
+
+
 def send_opened_mail(*, alert_ids: list[int]) -> int:
-    """One message per alert to the account managers of its client; returns messages sent."""
+    """Mail the account managers of each alert's client; returns messages sent."""
     with scopes_disabled():
         alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("client").order_by("pk"))
     managers = _managers_by_client(a.client_id for a in alerts)
-    sent = 0
+    per_client: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        recipients = [email for _id, email, _name in managers.get(alert.client_id, [])]
+        per_client[alert.client_id].append(alert)
+    sent = 0
+    for client_id, theirs in per_client.items():
+        recipients = [email for _id, email, _name in managers.get(client_id, [])]
         if not recipients:
             continue
-        body = render_to_string("emails/alert_opened.txt", {"alert": alert, "link": _link(alert)})
-        sent += send_mail(
-            subject=f"[{alert.get_severity_display()}] {alert.client.name}: {alert.title}"[:200],
-            message=body,
-            from_email=None,
-            recipient_list=recipients,
-        )
+        if len(theirs) > MAIL_EACH_UP_TO:
+            sent += _send_storm(theirs, recipients)
+            continue
+        for alert in theirs:
+            body = render_to_string("emails/alert_opened.txt", {"alert": alert, "link": _link(alert)})
+            sent += send_mail(
+                subject=f"[{alert.get_severity_display()}] {alert.client.name}: {alert.title}"[:200],
+                message=body,
+                from_email=None,
+                recipient_list=recipients,
+            )
     return sent
+
+
+def _send_storm(alerts: list[Alert], recipients: list[str]) -> int:
+    """One message for many critical alerts of one client opened by one sweep."""
+    client = alerts[0].client
+    inbox = (
+        settings.SITE_URL.rstrip("/")
+        + reverse("console-alerts")
+        + f"?client={client.pk}&severity={alerts[0].severity}&status=open"
+    )
+    body = render_to_string(
+        "emails/alert_storm.txt",
+        {
+            "client": client,
+            "count": len(alerts),
+            "first": [(a, _link(a)) for a in alerts[:MAIL_EACH_UP_TO]],
+            "more": len(alerts) - MAIL_EACH_UP_TO,
+            "inbox": inbox,
+        },
+    )
+    return send_mail(
+        subject=f"[Critical] {client.name}: {len(alerts)} new alerts"[:200],
+        message=body,
+        from_email=None,
+        recipient_list=recipients,
+    )
 
 
 def send_digest(*, now: datetime | None = None) -> int:

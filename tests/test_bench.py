@@ -77,7 +77,7 @@ def test_small_benchmark_builds_a_consistent_data_set_and_reports_every_figure(t
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=420,
         )
     finally:
         _drop(server, database)

@@ -414,3 +414,22 @@ def test_the_digest_mails_each_manager_the_new_alerts_once(world):
     assert message.to == ["am@example.test"] and "2 alerts opened" in message.body
     assert all(a.digested_at for a in Alert.objects.all())
     assert send_digest() == 0 and len(mail.outbox) == 1
+
+
+def test_a_storm_of_critical_alerts_is_one_summary_message_per_client(
+    world, django_capture_on_commit_callbacks
+):
+    from reporting.notifications import MAIL_EACH_UP_TO
+
+    orders = [make_order(world.client, [(world.item, 1)], received_at=T0) for _ in range(MAIL_EACH_UP_TO + 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sweep_rule(AlertRule.ORDER_LATE, now=SHIP_BY + timedelta(hours=1))
+    assert len(result.opened) == len(orders)
+    # Not twelve messages: one, with the first ten alerts, the count and the client's inbox.
+    (message,) = mail.outbox
+    assert message.to == ["am@example.test"]
+    assert message.subject == f"[Critical] {world.client.name}: {len(orders)} new alerts"
+    assert f"{len(orders)} critical alerts opened at once" in message.body
+    assert "... and 2 more" in message.body
+    assert f"/console/alerts/?client={world.client.pk}&severity=critical&status=open" in message.body
+    assert sum(o.number in message.body for o in orders) == MAIL_EACH_UP_TO
