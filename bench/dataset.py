@@ -519,37 +519,21 @@ def _build(scale: Scale, now: datetime, rng: random.Random, loader: Loader, log)
         backlog_ids.append(order)
         client = rng.choices(clients, cum_weights=client_cum)[0]
         expedited = rng.random() < 0.1
-        city, state, zip_code = rng.choice(CITIES)
-        cp(Order).add(
-            id=order,
-            client_id=client,
-            external_reference=f"BENCH-{order:08d}",
-            ship_to_name=f"Customer {order}",
-            ship_to_address1=f"{order % 9000 + 1} Main St",
-            ship_to_city=city,
-            ship_to_state=state,
-            ship_to_zip=zip_code,
-            service_level=ServiceLevel.EXPEDITED if expedited else ServiceLevel.STANDARD,
+        _add_order(
+            cp,
+            rng,
+            order,
+            client,
+            received,
+            expedited,
             status=OrderStatus.RECEIVED,
-            received_at=received,
             released_at=received,
             ship_by=received + timedelta(hours=12 if expedited else 24),
-            created_at=received,
             updated_at=received,
         )
         wanted = rng.choices([1, 2, 3, 4, 5], [45, 25, 15, 10, 5])[0]
         chosen = dict.fromkeys(rng.choices(items_of[client], cum_weights=item_cum[client], k=wanted))
-        for item, sku in chosen:
-            quantity = rng.choices([1, 2, 3], [70, 20, 10])[0]
-            cp(OrderLine).add(
-                id=next_id(OrderLine),
-                client_id=client,
-                order_id=order,
-                sku=sku,
-                item_id=item,
-                quantity=quantity,
-                unit_price=Decimal(rng.randint(500, 9000)) / 100,
-            )
+        _add_lines(cp, next_id, rng, client, order, chosen)
         if n % CHUNK_ORDERS == 0:
             flush(Order, OrderLine)
     flush(Order, OrderLine)
@@ -672,8 +656,35 @@ def _order(
             delivered_at = None
     if status == OrderStatus.CANCELLED:
         cancelled_at = min(received + timedelta(minutes=rng.randint(5, 120)), now)
+    _add_order(
+        cp,
+        rng,
+        order,
+        client,
+        received,
+        expedited,
+        status=status,
+        warehouse_id=None if status in (OrderStatus.RECEIVED, OrderStatus.ON_HOLD) else node,
+        released_at=None if status == OrderStatus.ON_HOLD else received,
+        ship_by=None if status == OrderStatus.ON_HOLD else ship_by,
+        ever_backordered=status == OrderStatus.BACKORDERED,
+        allocated_at=allocated_at,
+        shipped_at=shipped_at,
+        delivered_at=delivered_at,
+        cancelled_at=cancelled_at,
+        updated_at=max(t for t in (received, allocated_at, shipped_at, delivered_at, cancelled_at) if t),
+    )
+    wanted = rng.choices([1, 2, 3, 4, 5], [45, 25, 15, 10, 5])[0]
+    _add_lines(
+        cp, next_id, rng, client, order, rng.sample(items_of[client], k=min(len(items_of[client]), wanted))
+    )
+
+
+def _add_order(
+    cp, rng: random.Random, order: int, client: int, received: datetime, expedited: bool, **fields
+) -> None:
+    """One order row: reference, customer and address (drawn here), service level, and ``fields``."""
     city, state, zip_code = rng.choice(CITIES)
-    updated = max(t for t in (received, allocated_at, shipped_at, delivered_at, cancelled_at) if t)
     cp(Order).add(
         id=order,
         client_id=client,
@@ -684,21 +695,15 @@ def _order(
         ship_to_state=state,
         ship_to_zip=zip_code,
         service_level=ServiceLevel.EXPEDITED if expedited else ServiceLevel.STANDARD,
-        status=status,
-        warehouse_id=None if status in (OrderStatus.RECEIVED, OrderStatus.ON_HOLD) else node,
         received_at=received,
-        released_at=None if status == OrderStatus.ON_HOLD else received,
-        ship_by=None if status == OrderStatus.ON_HOLD else ship_by,
-        ever_backordered=status == OrderStatus.BACKORDERED,
-        allocated_at=allocated_at,
-        shipped_at=shipped_at,
-        delivered_at=delivered_at,
-        cancelled_at=cancelled_at,
         created_at=received,
-        updated_at=updated,
+        **fields,
     )
-    wanted = rng.choices([1, 2, 3, 4, 5], [45, 25, 15, 10, 5])[0]
-    for item, sku in rng.sample(items_of[client], k=min(len(items_of[client]), wanted)):
+
+
+def _add_lines(cp, next_id, rng: random.Random, client: int, order: int, items) -> None:
+    """A line per ``(item, sku)``: 1-3 units (mostly 1) at a drawn price."""
+    for item, sku in items:
         cp(OrderLine).add(
             id=next_id(OrderLine),
             client_id=client,

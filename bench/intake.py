@@ -992,46 +992,17 @@ def api_intake(ctx: Context) -> Measurement:
 )
 def bulk_intake(ctx: Context) -> Measurement:
     plan = PLANS[ctx.scale]
-    brand = _brand(ctx)
-    count = (plan.bulk_batches + 1) * plan.bulk_size
-    orders = _orders(brand, "BULK", count, seed=12)
-    batches = [orders[i : i + plan.bulk_size] for i in range(0, count, plan.bulk_size)]
-    requests = [_json_request(brand, "/api/v1/orders/bulk/", {"orders": b}) for b in batches]
-    warmup = Phase(requests[:1], expect=200, created_key="created")
-    measured = Phase(requests[1:], expect=200, created_key="created")
-    with web_server(ctx) as web:
-        first, result, cpu = _warm_then_measure(web, warmup, measured, BATCH_CONCURRENCY)
-        peak = _note_peak("bulk_intake", web)
-    _require(result, measured, "bulk_intake")
-    expected = plan.bulk_batches * plan.bulk_size
-    if result.created != expected or first.created != plan.bulk_size:
-        raise RuntimeError(f"bulk_intake: {result.created} of {expected} orders created")
-    ours = result.created / result.elapsed
-
-    prefix = f"BULK-BASE-{brand.run}"
-    direct = _orders(brand, "BULK-BASE", count, seed=12)
-    direct_batches = [direct[i : i + plan.bulk_size] for i in range(0, count, plan.bulk_size)]
-    rows = Rows(ctx.big_client_id, ctx.now)
-    try:
-        _direct_copy(ctx, direct_batches[:1], BATCH_CONCURRENCY, "api")
-        baseline = _direct_copy(ctx, direct_batches[1:], BATCH_CONCURRENCY, "api")
-    finally:
-        _forget_baseline(ctx.database_url, rows, prefix)
-    return Measurement(
-        ours=round(ours, 1),
-        baseline=round(baseline, 1),
-        unit="orders/s",
-        higher_is_better=True,
-        detail={
-            "orders": expected,
-            "batches": plan.bulk_batches,
-            "batch_size": plan.bulk_size,
-            "concurrency": BATCH_CONCURRENCY,
-            "seconds": round(result.elapsed, 2),
-            "per_batch": percentiles(result.latencies),
-            "web_cpu_ms_per_order": round(cpu * 1000 / max(expected, 1), 3),
-            "web_worker_peak_mb": peak,
-        },
+    return _batched_intake(
+        ctx,
+        key="bulk_intake",
+        tag="BULK",
+        seed=12,
+        batches=plan.bulk_batches,
+        size=plan.bulk_size,
+        request=lambda brand, batch: _json_request(brand, "/api/v1/orders/bulk/", {"orders": batch}),
+        expect=200,
+        copy_as="api",
+        names=("batches", "batch_size", "per_batch"),
     )
 
 
@@ -1044,47 +1015,67 @@ def bulk_intake(ctx: Context) -> Measurement:
 )
 def csv_intake(ctx: Context) -> Measurement:
     plan = PLANS[ctx.scale]
+    return _batched_intake(
+        ctx,
+        key="csv_intake",
+        tag="CSV",
+        seed=13,
+        batches=plan.csv_files,
+        size=plan.csv_orders,
+        request=_csv_request,
+        expect=201,
+        copy_as="csv",
+        names=("files", "orders_per_file", "per_file"),
+    )
+
+
+def _batched_intake(
+    ctx: Context, *, key, tag, seed, batches, size, request, expect, copy_as, names
+) -> Measurement:
+    """Bulk and CSV intake: one warm-up batch, then ``batches`` of ``size`` orders through gunicorn;
+    the baseline COPYs the same rows, batch by batch, and is deleted afterwards."""
     brand = _brand(ctx)
-    count = (plan.csv_files + 1) * plan.csv_orders
-    orders = _orders(brand, "CSV", count, seed=13)
-    files = [orders[i : i + plan.csv_orders] for i in range(0, count, plan.csv_orders)]
-    requests = [_csv_request(brand, f) for f in files]
-    warmup = Phase(requests[:1], expect=201, created_key="created")
-    measured = Phase(requests[1:], expect=201, created_key="created")
+    count = (batches + 1) * size
+    orders = _orders(brand, tag, count, seed=seed)
+    chunks = [orders[i : i + size] for i in range(0, count, size)]
+    requests = [request(brand, chunk) for chunk in chunks]
+    warmup = Phase(requests[:1], expect=expect, created_key="created")
+    measured = Phase(requests[1:], expect=expect, created_key="created")
     with web_server(ctx) as web:
         first, result, cpu = _warm_then_measure(web, warmup, measured, BATCH_CONCURRENCY)
-        peak = _note_peak("csv_intake", web)
-    _require(result, measured, "csv_intake")
-    expected = plan.csv_files * plan.csv_orders
-    if result.created != expected or first.created != plan.csv_orders:
-        raise RuntimeError(f"csv_intake: {result.created} of {expected} orders created")
+        peak = _note_peak(key, web)
+    _require(result, measured, key)
+    expected = batches * size
+    if result.created != expected or first.created != size:
+        raise RuntimeError(f"{key}: {result.created} of {expected} orders created")
     ours = result.created / result.elapsed
 
-    prefix = f"CSV-BASE-{brand.run}"
-    direct = _orders(brand, "CSV-BASE", count, seed=13)
-    direct_files = [direct[i : i + plan.csv_orders] for i in range(0, count, plan.csv_orders)]
+    prefix = f"{tag}-BASE-{brand.run}"
+    direct = _orders(brand, f"{tag}-BASE", count, seed=seed)
+    direct_chunks = [direct[i : i + size] for i in range(0, count, size)]
     rows = Rows(ctx.big_client_id, ctx.now)
     try:
-        _direct_copy(ctx, direct_files[:1], BATCH_CONCURRENCY, "csv")
-        baseline = _direct_copy(ctx, direct_files[1:], BATCH_CONCURRENCY, "csv")
+        _direct_copy(ctx, direct_chunks[:1], BATCH_CONCURRENCY, copy_as)
+        baseline = _direct_copy(ctx, direct_chunks[1:], BATCH_CONCURRENCY, copy_as)
     finally:
         _forget_baseline(ctx.database_url, rows, prefix)
+    count_name, size_name, latency_name = names
+    detail = {"orders": expected, count_name: batches, size_name: size}
+    if copy_as == "csv":
+        detail["rows_per_file"] = round(sum(len(o["lines"]) for o in orders) / (batches + 1))
+    detail |= {
+        "concurrency": BATCH_CONCURRENCY,
+        "seconds": round(result.elapsed, 2),
+        latency_name: percentiles(result.latencies),
+        "web_cpu_ms_per_order": round(cpu * 1000 / max(expected, 1), 3),
+        "web_worker_peak_mb": peak,
+    }
     return Measurement(
         ours=round(ours, 1),
         baseline=round(baseline, 1),
         unit="orders/s",
         higher_is_better=True,
-        detail={
-            "orders": expected,
-            "files": plan.csv_files,
-            "orders_per_file": plan.csv_orders,
-            "rows_per_file": round(sum(len(o["lines"]) for o in orders) / (plan.csv_files + 1)),
-            "concurrency": BATCH_CONCURRENCY,
-            "seconds": round(result.elapsed, 2),
-            "per_file": percentiles(result.latencies),
-            "web_cpu_ms_per_order": round(cpu * 1000 / max(expected, 1), 3),
-            "web_worker_peak_mb": peak,
-        },
+        detail=detail,
     )
 
 
