@@ -1,24 +1,27 @@
 """The alert engine: DOMAIN.md's alert rules as set-based sweeps.
 
-Each rule's sweep is ONE transaction:
+Each rule's sweep is ONE transaction, set-based whatever the number of matches:
 1. one query reads the rule's per-client settings (``AlertRuleSetting``; absent: ``RULE_DEFAULTS``);
-2. one query selects the rule's candidates across every client with the rule enabled, each
-   client with its own threshold (clients are grouped by distinct threshold value, so the
-   candidate query is a single SELECT with one OR-term per group, or per group and node where
-   the rule is about the node's local day);
-3. one query reads the rule's open alerts; one ``bulk_create(ignore_conflicts=True)`` inserts
-   the new ones: the unique constraint (rule, object_type, object_id, occurrence) keeps ONE
-   alert per occurrence whatever runs at once (two workers, two beat processes);
-4. one UPDATE resolves the open alerts whose object no longer matches ("condition cleared");
-5. the alerts of the rule not yet announced (``notified_at IS NULL``) are claimed with a
-   conditional UPDATE on rows locked first, so exactly one sweep announces each: the
-   ``alert.opened`` / ``alert.resolved`` webhook events are written in the same transaction (the
-   outbox), and the immediate e-mail of critical alerts is queued after commit.
+2. the rule's candidates across every client with the rule enabled (each client with its own
+   threshold: clients are grouped by distinct threshold value, so the candidate query is a single
+   SELECT with one OR-term per group, or per group and node where the rule is about the node's
+   local day) go into a temporary hits table. The order rules, which match tens of thousands of
+   orders on a peak day, are written there by one INSERT ... SELECT on PostgreSQL (titles and
+   details formatted in SQL exactly as the Python builders do); the others are built in Python
+   and written with one statement;
+3. one query finds the open alerts whose object no longer matches ("condition cleared"); the hits
+   that have an open alert already are set aside; one INSERT ... ON CONFLICT DO NOTHING opens the
+   rest: the unique constraint (rule, object_type, object_id, occurrence) keeps ONE alert per
+   occurrence whatever runs at once (two workers, two beat processes);
+4. one UPDATE resolves the cleared alerts;
+5. the alerts this sweep inserted are announced by it (inserted with ``notified_at`` set); any
+   other unannounced open alert of the rule is claimed with a conditional UPDATE on rows locked
+   first, so exactly one sweep announces each. The ``alert.opened`` / ``alert.resolved`` webhook
+   events are written in the same transaction (the outbox, one INSERT ... SELECT), and the
+   immediate e-mail of critical alerts is queued after commit.
 
 A worker killed mid-sweep rolls the transaction back: nothing is lost (the next run opens the
-same alerts) and nothing is duplicated (the constraint and the claim). Alerts left unannounced
-by a sweep that committed are announced by the next one, because step 5 claims every unannounced
-open alert of the rule, not only those inserted by this run.
+same alerts) and nothing is duplicated (the constraint and the claim).
 
 Occurrences: an order's ship-by, an ASN's ETA or dock-to-stock deadline, a shipment's last sign
 of life (stalled), estimated delivery date (late) or exception time. For stock and KPI rules the
@@ -35,7 +38,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -219,10 +222,14 @@ def _orders(condition: Q) -> list[dict]:
     )
 
 
-def orders_at_risk(now: datetime, rules: RuleScope) -> list[Hit]:
+ORDER_AT_RISK_TITLE = "{number} ({ref}) at risk: not packed, ship by {ship_by}"
+ORDER_LATE_TITLE = "{number} ({ref}) late: not shipped by {ship_by}"
+
+
+def _at_risk_condition(now: datetime, rules: RuleScope) -> Q:
     """``orders.selectors.at_risk_q`` with each client's window (hours) instead of two: not packed
     yet and due within the window (a passed deadline is late, not at risk)."""
-    from orders.selectors import AT_RISK_WINDOW, PACKED_OR_LATER, at_risk_q
+    from orders.selectors import AT_RISK_WINDOW, NOT_PACKED_STATUSES, at_risk_q
 
     condition = Q(pk__in=[])
     for hours, clients in rules.groups():
@@ -231,19 +238,24 @@ def orders_at_risk(now: datetime, rules: RuleScope) -> list[Hit]:
             condition |= at_risk_q(now) & clients
         else:
             condition |= (
-                Q(ship_by__gte=now, ship_by__lte=now + window) & ~Q(status__in=PACKED_OR_LATER) & clients
+                Q(ship_by__gte=now, ship_by__lte=now + window, status__in=NOT_PACKED_STATUSES) & clients
             )
-    return [
-        _order_hit(r, "{number} ({ref}) at risk: not packed, ship by {ship_by}") for r in _orders(condition)
-    ]
+    return condition
 
 
-def orders_late(now: datetime, rules: RuleScope) -> list[Hit]:
+def _late_condition(now: datetime, rules: RuleScope) -> Q:
     """``orders.selectors.late_q``: not shipped (nor cancelled) and the ship-by has passed."""
     from orders.selectors import late_q
 
-    rows = _orders(late_q(now) & rules.enabled_q())
-    return [_order_hit(r, "{number} ({ref}) late: not shipped by {ship_by}") for r in rows]
+    return late_q(now) & rules.enabled_q()
+
+
+def orders_at_risk(now: datetime, rules: RuleScope) -> list[Hit]:
+    return [_order_hit(r, ORDER_AT_RISK_TITLE) for r in _orders(_at_risk_condition(now, rules))]
+
+
+def orders_late(now: datetime, rules: RuleScope) -> list[Hit]:
+    return [_order_hit(r, ORDER_LATE_TITLE) for r in _orders(_late_condition(now, rules))]
 
 
 def _asn_hit(row: dict, occurrence: str, title: str) -> Hit:
@@ -584,15 +596,114 @@ def kpi_under_target(now: datetime, rules: RuleScope) -> list[Hit]:
     return hits
 
 
+# --- candidates in SQL (PostgreSQL) ------------------------------------------------------------
+#
+# The order rules match tens of thousands of orders on a peak day. On PostgreSQL their candidates
+# are written into the sweep's hits table by one INSERT ... SELECT, with the very title, detail and
+# occurrence the Python builders above give (``tests/reporting/test_alert_sql.py`` compares them):
+# no row goes through Python.
+
+
+def _sql_iso(column: str, utc_suffix: str = "+00:00") -> str:
+    """SQL for Python's ``value.isoformat()`` of an aware UTC datetime column (microseconds only
+    when there are any), with ``utc_suffix`` for the offset."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"mod(extract(microseconds FROM {column})::bigint, 1000000) <> 0 THEN to_char({utc}, '.US') ELSE '' END"
+        f" || '{utc_suffix}')"
+    )
+
+
+def _sql_number(prefix: str, column: str, width: int) -> str:
+    """SQL for ``f"{prefix}{pk:0{width}d}"``."""
+    return f"('{prefix}' || lpad({column}::text, greatest({width}, length({column}::text)), '0'))"
+
+
+def _sql_format(template: str, fields: dict[str, str]) -> tuple[str, list[str]]:
+    """A ``str.format`` template as a SQL concatenation: literal text as parameters, each
+    ``{field}`` as the SQL expression ``fields`` gives for it."""
+    import string
+
+    parts, params = [], []
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append("%s")
+            params.append(literal)
+        if name is not None:
+            parts.append(fields[name])
+    return "(" + " || ".join(parts) + ")", params
+
+
+def _fill_order_hits(cursor, condition: Q, template: str) -> None:
+    """The orders matching ``condition`` as hits: their rows go into a temporary table, the zone
+    abbreviations of their ship-by times are named by Python (``_local``) for each distinct (zone,
+    UTC offset), and one INSERT ... SELECT formats every hit."""
+    from orders.models import Order
+
+    with scopes_disabled():
+        rows = (
+            Order.objects.filter(condition)
+            .order_by()
+            .values(
+                oid=F("pk"),
+                cid=F("client_id"),
+                ref=F("external_reference"),
+                st=F("status"),
+                sb=F("ship_by"),
+                wh=F("warehouse__code"),
+                zone=Coalesce("warehouse__time_zone", "client__time_zone", Value("UTC")),
+            )
+        )
+        sql, params = rows.query.sql_with_params()
+    cursor.execute("DROP TABLE IF EXISTS reporting_alert_orders")
+    cursor.execute(f"CREATE TEMPORARY TABLE reporting_alert_orders AS {sql}", params)
+    offset = "extract(epoch FROM (o.sb AT TIME ZONE o.zone) - (o.sb AT TIME ZONE 'UTC'))::integer"
+    cursor.execute(f"SELECT o.zone, {offset}, min(o.sb) FROM reporting_alert_orders o GROUP BY 1, 2")
+    zones, offsets, names = [], [], []
+    for zone, seconds, sample in cursor.fetchall():
+        zones.append(zone)
+        offsets.append(seconds)
+        names.append(_local(sample, zone).rsplit(" ", 1)[1])
+    number = _sql_number("ORD-", "o.oid", 7)
+    local = "(to_char(o.sb AT TIME ZONE o.zone, 'YYYY-MM-DD HH24:MI') || ' ' || z.name)"
+    title, title_params = _sql_format(template, {"number": number, "ref": "o.ref", "ship_by": local})
+    iso = _sql_iso("o.sb")
+    cursor.execute(
+        f"""
+        INSERT INTO reporting_alert_hits (client_id, object_type, object_id, occurrence, title, detail)
+        SELECT o.cid, 'order', o.oid::text, {iso}, {title},
+               jsonb_build_object('order_id', o.oid, 'number', {number}, 'external_reference', o.ref,
+                                  'status', o.st, 'warehouse', o.wh, 'ship_by', {iso})
+        FROM reporting_alert_orders o
+        JOIN unnest(%s::text[], %s::integer[], %s::text[]) AS z(zone, seconds, name)
+          ON z.zone = o.zone AND z.seconds = {offset}
+        ORDER BY o.oid
+        """,
+        [*title_params, zones, offsets, names],
+    )
+    cursor.execute("DROP TABLE reporting_alert_orders")
+
+
+def fill_late_orders(cursor, now: datetime, rules: RuleScope) -> None:
+    _fill_order_hits(cursor, _late_condition(now, rules), ORDER_LATE_TITLE)
+
+
+def fill_orders_at_risk(cursor, now: datetime, rules: RuleScope) -> None:
+    _fill_order_hits(cursor, _at_risk_condition(now, rules), ORDER_AT_RISK_TITLE)
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     candidates: Callable[[datetime, RuleScope], list[Hit]]
     by_object: bool = False  # an open alert keeps matching its object whatever today's occurrence
+    # On PostgreSQL, writes the same hits as ``candidates`` straight into the hits table.
+    fill_sql: Callable[..., None] | None = None
 
 
 RULES: dict[str, RuleSpec] = {
-    AlertRule.ORDER_AT_RISK: RuleSpec(orders_at_risk),
-    AlertRule.ORDER_LATE: RuleSpec(orders_late),
+    AlertRule.ORDER_AT_RISK: RuleSpec(orders_at_risk, fill_sql=fill_orders_at_risk),
+    AlertRule.ORDER_LATE: RuleSpec(orders_late, fill_sql=fill_late_orders),
     AlertRule.ASN_OVERDUE: RuleSpec(asns_overdue),
     AlertRule.DOCK_TO_STOCK_LATE: RuleSpec(asns_dock_to_stock_late),
     AlertRule.LOW_STOCK: RuleSpec(stock_low, by_object=True),
@@ -628,7 +739,8 @@ class SweepResult:
 
 
 def alert_payload(alert: Alert) -> dict:
-    """The ``alert.opened`` / ``alert.resolved`` webhook body's ``data``."""
+    """The ``alert.opened`` / ``alert.resolved`` webhook body's ``data`` (``_PAYLOAD_SQL`` builds
+    the same object in SQL)."""
     return {
         "alert_id": alert.pk,
         "rule": alert.rule,
@@ -650,6 +762,16 @@ def alert_payload(alert: Alert) -> dict:
     }
 
 
+_PAYLOAD_SQL = f"""jsonb_build_object(
+    'alert_id', a.id, 'rule', a.rule, 'severity', a.severity, 'title', a.title,
+    'object_type', a.object_type, 'object_id', a.object_id, 'occurrence', a.occurrence,
+    'detail', a.detail, 'opened_at', {_sql_iso("a.opened_at", "Z")},
+    'resolved_at', CASE WHEN a.resolved_at IS NULL THEN NULL ELSE {_sql_iso("a.resolved_at", "Z")} END,
+    'resolution', CASE WHEN a.resolved_at IS NULL THEN NULL
+                       WHEN a.resolved_by = %s THEN 'condition_cleared'
+                       ELSE 'resolved_by_operator' END)"""
+
+
 def emit_alert_events(alerts: Iterable[Alert], event_type: str) -> None:
     """Brand-visible alerts only: the client's subscriptions receive them (the outbox rows are
     written with one INSERT in the caller's transaction)."""
@@ -658,86 +780,210 @@ def emit_alert_events(alerts: Iterable[Alert], event_type: str) -> None:
     emit_many((a.client_id, event_type, alert_payload(a)) for a in alerts if a.client_visible)
 
 
+def announce(alert_ids: list[int], event_type: str) -> None:
+    """The outbox events of the brand-visible alerts among ``alert_ids``, in the caller's
+    transaction. PostgreSQL builds the payloads itself (one INSERT ... SELECT); elsewhere they are
+    built from the rows."""
+    from shipments.events import fan_out_after_commit
+    from shipments.models import Event
+
+    if not alert_ids:
+        return
+    if _is_postgres():
+        with _cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {Event._meta.db_table} (client_id, type, payload, created_at)
+                SELECT a.client_id, %s, {_PAYLOAD_SQL}, %s
+                FROM {Alert._meta.db_table} a
+                WHERE a.id = ANY(%s) AND a.client_visible
+                ORDER BY a.id
+                RETURNING id, client_id
+                """,
+                [event_type, CONDITION_CLEARED, timezone.now(), list(alert_ids)],
+            )
+            fan_out_after_commit(cursor.fetchall())
+        return
+    with scopes_disabled():
+        emit_alert_events(Alert.objects.filter(pk__in=alert_ids).order_by("pk"), event_type)
+
+
+def _is_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def _cursor():
+    from django.db import connection
+
+    return connection.cursor()
+
+
+def _lock() -> str:
+    """Row locks, in primary-key order, where the database has them."""
+    return " ORDER BY id FOR UPDATE" if _is_postgres() else ""
+
+
 def resolve_alerts(alert_ids: list[int], *, now: datetime, by: str) -> list[int]:
-    """Lock the still-open alerts among ``alert_ids`` and resolve them (one UPDATE); a concurrent
-    sweep that got there first has them already resolved, so each resolution is announced once."""
+    """Resolve the still-open alerts among ``alert_ids`` (one UPDATE on the rows locked first): a
+    concurrent sweep or person that got there first has them resolved already, so each resolution
+    is announced once. Returns the ids this call resolved."""
     from shipments.enums import EventType
 
     if not alert_ids:
         return []
-    rows = list(
-        Alert.objects.select_for_update().filter(pk__in=alert_ids, resolved_at__isnull=True).order_by("pk")
-    )
-    if not rows:
-        return []
-    ids = [a.pk for a in rows]
-    Alert.objects.filter(pk__in=ids).update(resolved_at=now, resolved_by=by)
-    for alert in rows:
-        alert.resolved_at, alert.resolved_by = now, by
-    emit_alert_events(rows, EventType.ALERT_RESOLVED)
+    table = Alert._meta.db_table
+    with _cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET resolved_at = %s, resolved_by = %s
+            WHERE id IN (SELECT id FROM {table} WHERE id IN ({ids_sql()}) AND resolved_at IS NULL{_lock()})
+              AND resolved_at IS NULL
+            RETURNING id
+            """,
+            [now, by, ids_param(alert_ids)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+    announce(ids, EventType.ALERT_RESOLVED)
     return ids
 
 
-def _claim_unannounced(rule: str, now: datetime) -> list[Alert]:
-    """The rule's open alerts nobody announced yet, locked and marked in this transaction."""
-    rows = list(
-        Alert.objects.select_for_update()
-        .filter(rule=rule, resolved_at__isnull=True, notified_at__isnull=True)
-        .order_by("pk")
-    )
-    if rows:
-        Alert.objects.filter(pk__in=[a.pk for a in rows], notified_at__isnull=True).update(notified_at=now)
-    return rows
+def ids_sql() -> str:
+    """A subquery of the ids given as one parameter (``ids_param``): an array on PostgreSQL,
+    JSON elsewhere. Tens of thousands of ids stay one parameter, not a literal each."""
+    return "SELECT unnest(%s::bigint[])" if _is_postgres() else "SELECT value FROM json_each(%s)"
+
+
+def ids_param(ids: Iterable[int]):
+    import json
+
+    ids = list(ids)
+    return ids if _is_postgres() else json.dumps(ids)
+
+
+def _claim_unannounced(rule: str, now: datetime) -> list[tuple[int, str]]:
+    """The rule's open alerts nobody announced yet, locked and marked in this transaction:
+    [(id, severity)] in id order."""
+    table = Alert._meta.db_table
+    with _cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET notified_at = %s
+            WHERE id IN (SELECT id FROM {table}
+                         WHERE rule = %s AND resolved_at IS NULL AND notified_at IS NULL{_lock()})
+              AND notified_at IS NULL
+            RETURNING id, severity
+            """,
+            [now, rule],
+        )
+        return sorted(cursor.fetchall())
+
+
+HITS_TABLE = "reporting_alert_hits"
+
+
+def _load_hits(cursor, hits: list[Hit]) -> None:
+    """Python-built hits into the hits table: one statement."""
+    import json
+
+    rows = [
+        (h.client_id, h.object_type, h.object_id, h.occurrence, h.title, json.dumps(h.detail)) for h in hits
+    ]
+    if not rows:
+        return
+    columns = "client_id, object_type, object_id, occurrence, title, detail"
+    if _is_postgres():
+        cursor.execute(
+            f"INSERT INTO {HITS_TABLE} ({columns}) SELECT * FROM "
+            "unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+    else:
+        cursor.executemany(f"INSERT INTO {HITS_TABLE} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+
+def _per_client(field_name: str, scope: RuleScope) -> tuple[str, list]:
+    """SQL for the hit's client's ``severity`` or ``client_visible`` (its override, else the
+    default)."""
+    default = getattr(scope.default, field_name)
+    overrides = [(c, getattr(s, field_name)) for c, s in sorted(scope.overrides.items())]
+    overrides = [(c, v) for c, v in overrides if v != default]
+    if not overrides:
+        return "%s", [default]
+    sql = "CASE h.client_id " + " ".join("WHEN %s THEN %s" for _ in overrides) + " ELSE %s END"
+    return sql, [value for pair in overrides for value in pair] + [default]
 
 
 def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
-    """One rule's sweep across every client, in one transaction (see the module docstring)."""
+    """One rule's sweep across every client, in one transaction (see the module docstring). The
+    hits go into a temporary table, and every step after is one set-based statement."""
     from shipments.enums import EventType
 
     spec = RULES[rule]
     now = now or timezone.now()
     result = SweepResult(rule)
-    with scopes_disabled(), transaction.atomic():
+    table = Alert._meta.db_table
+    same = "a.object_type = h.object_type AND a.object_id = h.object_id" + (
+        "" if spec.by_object else " AND a.occurrence = h.occurrence"
+    )
+    with scopes_disabled(), transaction.atomic(), _cursor() as cursor:
         scope = RuleScope.load(rule)
-        hits = spec.candidates(now, scope)
-        result.matching = len(hits)
+        detail_type = "jsonb" if _is_postgres() else "text"
+        cursor.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {HITS_TABLE} (client_id integer, object_type varchar(24), "
+            f"object_id varchar(64), occurrence varchar(64), title text, detail {detail_type})"
+        )
+        if spec.fill_sql and _is_postgres():
+            spec.fill_sql(cursor, now, scope)
+        else:
+            _load_hits(cursor, spec.candidates(now, scope))
+        cursor.execute(f"SELECT count(*) FROM {HITS_TABLE}")
+        result.matching = cursor.fetchone()[0]
+        cursor.execute(f"CREATE INDEX {HITS_TABLE}_key ON {HITS_TABLE} (object_type, object_id, occurrence)")
 
-        def key(object_type, object_id, occurrence):
-            return (object_type, object_id) if spec.by_object else (object_type, object_id, occurrence)
-
-        open_alerts = {
-            key(t, i, o): pk
-            for pk, t, i, o in Alert.objects.filter(rule=rule, resolved_at__isnull=True)
-            .order_by()
-            .values_list("pk", "object_type", "object_id", "occurrence")
-        }
-        matching = {key(h.object_type, h.object_id, h.occurrence) for h in hits}
-        new = [h for h in hits if key(h.object_type, h.object_id, h.occurrence) not in open_alerts]
-        if new:
-            Alert.objects.bulk_create(
-                [
-                    Alert(
-                        client_id=h.client_id,
-                        rule=rule,
-                        severity=scope.for_client(h.client_id).severity,
-                        client_visible=scope.for_client(h.client_id).client_visible,
-                        object_type=h.object_type,
-                        object_id=h.object_id,
-                        occurrence=h.occurrence,
-                        title=h.title[:300],
-                        detail=h.detail,
-                        opened_at=now,
-                    )
-                    for h in new
-                ],
-                ignore_conflicts=True,
-            )
-        cleared = [pk for k, pk in open_alerts.items() if k not in matching]
+        # Open alerts whose object no longer matches; then the hits that have an open alert
+        # already are set aside, so that the INSERT below reads no table it writes (a NOT EXISTS
+        # on the alerts themselves would rescan the rows the statement has just inserted).
+        cursor.execute(
+            f"""
+            SELECT a.id FROM {table} a
+            WHERE a.rule = %s AND a.resolved_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {HITS_TABLE} h WHERE {same})
+            """,
+            [rule],
+        )
+        cleared = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"DELETE FROM {HITS_TABLE} AS h WHERE EXISTS "
+            f"(SELECT 1 FROM {table} a WHERE a.rule = %s AND a.resolved_at IS NULL AND {same})",
+            [rule],
+        )
+        severity, severity_params = _per_client("severity", scope)
+        visible, visible_params = _per_client("client_visible", scope)
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (client_id, rule, severity, client_visible, object_type, object_id,
+                                 occurrence, title, detail, opened_at, notified_at, acknowledged_by, resolved_by)
+            SELECT h.client_id, %s, {severity}, {visible}, h.object_type, h.object_id, h.occurrence,
+                   substr(h.title, 1, 300), h.detail, %s, %s, '', ''
+            FROM {HITS_TABLE} h
+            WHERE true
+            ON CONFLICT DO NOTHING
+            RETURNING id, severity
+            """,
+            [rule, *severity_params, *visible_params, now, now],
+        )
+        inserted = cursor.fetchall()
+        cursor.execute(f"DROP TABLE {HITS_TABLE}")
         result.resolved = resolve_alerts(cleared, now=now, by=CONDITION_CLEARED)
-        claimed = _claim_unannounced(rule, now)
-        emit_alert_events(claimed, EventType.ALERT_OPENED)
-        result.opened = [a.pk for a in claimed]
-        critical = [a.pk for a in claimed if a.severity == Severity.CRITICAL]
+        # What this sweep inserted it announces (inserted already marked); alerts another sweep
+        # inserted without announcing them are claimed too.
+        claimed = sorted(inserted + _claim_unannounced(rule, now))
+        result.opened = [pk for pk, _severity in claimed]
+        announce(result.opened, EventType.ALERT_OPENED)
+        critical = [pk for pk, severity in claimed if severity == Severity.CRITICAL]
         if critical:
             transaction.on_commit(lambda: _queue_mail(critical))
     return result

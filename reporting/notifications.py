@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django_scopes import scopes_disabled
 from accounts.enums import Role
 from accounts.models import Client
 
+from .alerts import ids_param, ids_sql
 from .models import Alert
 
 
@@ -52,9 +53,25 @@ MAIL_EACH_UP_TO = 10
 
 
 def send_opened_mail(*, alert_ids: list[int]) -> int:
-    """Mail the account managers of each alert's client; returns messages sent."""
+    """Mail the account managers of each alert's client; returns messages sent. Only the first
+    ``MAIL_EACH_UP_TO`` alerts of each client are read (with the client's count): a storm of tens
+    of thousands costs one query of a few rows per client."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT id, total FROM (
+                SELECT id, row_number() OVER (PARTITION BY client_id ORDER BY id) AS rank,
+                       count(*) OVER (PARTITION BY client_id) AS total
+                FROM {Alert._meta.db_table} WHERE id IN ({ids_sql()})) ranked
+            WHERE rank <= %s
+            """,
+            [ids_param(alert_ids), MAIL_EACH_UP_TO],
+        )
+        totals = dict(cursor.fetchall())
     with scopes_disabled():
-        alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("client").order_by("pk"))
+        alerts = list(Alert.objects.filter(pk__in=totals).select_related("client").order_by("pk"))
+    for alert in alerts:
+        alert.of = totals[alert.pk]
     managers = _managers_by_client(a.client_id for a in alerts)
     per_client: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
@@ -64,8 +81,8 @@ def send_opened_mail(*, alert_ids: list[int]) -> int:
         recipients = [email for _id, email, _name in managers.get(client_id, [])]
         if not recipients:
             continue
-        if len(theirs) > MAIL_EACH_UP_TO:
-            sent += _send_storm(theirs, recipients)
+        if theirs[0].of > MAIL_EACH_UP_TO:
+            sent += _send_storm(theirs, theirs[0].of, recipients)
             continue
         for alert in theirs:
             body = render_to_string("emails/alert_opened.txt", {"alert": alert, "link": _link(alert)})
@@ -78,26 +95,27 @@ def send_opened_mail(*, alert_ids: list[int]) -> int:
     return sent
 
 
-def _send_storm(alerts: list[Alert], recipients: list[str]) -> int:
-    """One message for many critical alerts of one client opened by one sweep."""
-    client = alerts[0].client
+def _send_storm(first: list[Alert], count: int, recipients: list[str]) -> int:
+    """One message for many critical alerts of one client opened by one sweep: ``first`` are
+    the first few of ``count``."""
+    client = first[0].client
     inbox = (
         settings.SITE_URL.rstrip("/")
         + reverse("console-alerts")
-        + f"?client={client.pk}&severity={alerts[0].severity}&status=open"
+        + f"?client={client.pk}&severity={first[0].severity}&status=open"
     )
     body = render_to_string(
         "emails/alert_storm.txt",
         {
             "client": client,
-            "count": len(alerts),
-            "first": [(a, _link(a)) for a in alerts[:MAIL_EACH_UP_TO]],
-            "more": len(alerts) - MAIL_EACH_UP_TO,
+            "count": count,
+            "first": [(a, _link(a)) for a in first],
+            "more": count - len(first),
             "inbox": inbox,
         },
     )
     return send_mail(
-        subject=f"[Critical] {client.name}: {len(alerts)} new alerts"[:200],
+        subject=f"[Critical] {client.name}: {count} new alerts"[:200],
         message=body,
         from_email=None,
         recipient_list=recipients,

@@ -43,16 +43,25 @@ def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[Event]:
         return []
     with scopes_disabled():
         Event.objects.bulk_create(rows)
+    fan_out_after_commit([(e.pk, e.client_id) for e in rows])
+    return rows
+
+
+def fan_out_after_commit(events: list[tuple[int, int]]) -> None:
+    """After commit, deliver the just-written ``(event id, client id)`` events of clients with an
+    active webhook subscription, a chunk of events per task (one query to find those clients)."""
+    if not events:
+        return
+    with scopes_disabled():
         subscribed = set(
-            WebhookSubscription.objects.filter(client_id__in={e.client_id for e in rows}, active=True)
+            WebhookSubscription.objects.filter(client_id__in={c for _e, c in events}, active=True)
             .order_by()
             .values_list("client_id", flat=True)
             .distinct()
         )
-    due = [(e.pk, e.client_id) for e in rows if e.client_id in subscribed]
+    due = [(e, c) for e, c in events if c in subscribed]
     if due:
         transaction.on_commit(lambda: _fan_out_chunks(due))
-    return rows
 
 
 def _fan_out_chunks(pairs: list[tuple[int, int]]) -> None:
