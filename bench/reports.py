@@ -32,7 +32,7 @@ def _median_ms(fn, runs: int) -> tuple[float, dict]:
 
 
 def ensure_rollup(client, first: date, last: date, now: datetime) -> dict:
-    """Write the client's DailyKPI rows of [first, last] that do not exist yet (one rollup over
+    """Write the client's rollup rows of [first, last] that do not exist yet (one rollup over
     the span of the missing days); what was written and how long it took."""
     from django_scopes import scopes_disabled
 
@@ -41,9 +41,9 @@ def ensure_rollup(client, first: date, last: date, now: datetime) -> dict:
 
     with scopes_disabled():
         have = set(
-            DailyKPI.objects.filter(client=client, day__gte=first, day__lte=last).values_list(
-                "day", flat=True
-            )
+            DailyKPI.objects.filter(
+                client=client, day__gte=first, day__lte=last, shipping_rolled_up=True
+            ).values_list("day", flat=True)
         )
     missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     missing = [d for d in missing if d not in have]

@@ -67,7 +67,6 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
-    Value,
     When,
 )
 from django.db.models.functions import Abs, Coalesce, Trunc, TruncDate, TruncTime
@@ -84,7 +83,7 @@ from orders.models import Order, OrderLine
 from shipments.models import PackageLine, Shipment
 
 from .enums import Granularity
-from .models import DailyKPI, OrderError
+from .models import DailyKPI, DailyShipping, OrderError
 
 # --- the catalogue ------------------------------------------------------------------------------
 
@@ -1001,167 +1000,172 @@ BREAKDOWNS = {
 }
 
 
-def shipping_breakdowns(scope: _Scope, nodes: _Nodes | None = None) -> dict[str, list[dict]]:
-    """Shipments, orders, cost and cost per order of the orders shipped in the period, and transit
-    and carrier on-time of the shipments delivered in it, by carrier, service and zone."""
-    nodes = nodes or _Nodes.load()
+# The breakdowns' keys: the service is grouped with its shipments' carrier (its label names both).
+_SHIPPING_KEYS = {
+    "shipping_by_carrier": ("carrier_id",),
+    "shipping_by_service": ("service_id", "carrier_id"),
+    "shipping_by_zone": ("zone",),
+}
+_KEY_FIELDS = ("carrier_id", "service_id", "zone")
+
+
+def daily_shipping(
+    scope: _Scope, nodes: _Nodes, first: date | None = None, last: date | None = None
+) -> dict[tuple[int, date, str, tuple], dict]:
+    """(client, local day, breakdown, key) -> the ``DailyShipping`` measures, counted live over
+    [first, last] (default: the scope's period): per breakdown one grouped query over the shipments
+    of the orders shipped on those days, one over the shipments delivered on them (grouped by
+    transit days too, which gives the histogram)."""
     dd_aliases, by_estimate = _delivered_by_estimate_q(nodes)
+    rows: dict[tuple[int, date, str, tuple], dict] = {}
+
+    def row(client_id, day, name, key) -> dict:
+        return rows.setdefault(
+            (client_id, day, name, key),
+            {
+                "shipments": 0,
+                "orders": 0,
+                "cost": Decimal(0),
+                "delivered": 0,
+                "delivered_on_time": 0,
+                "transit_histogram": {},
+            },
+        )
+
     with scopes_disabled():
-        shipped = Shipment.objects.filter(scope.window("order__shipped_at"), shipped_at__isnull=False)
-        delivered = Shipment.objects.filter(scope.window("delivered_at")).alias(**dd_aliases)
-        passes = _breakdowns_grouping_sets if _is_postgres() else _breakdowns_by_query
-        shipped_rows, delivered_rows = passes(shipped, delivered, by_estimate, scope)
-    out = {}
-    for name in BREAKDOWNS:
-        rows: dict = {}
-        for key, r in shipped_rows[name].items():
-            rows[key] = {
-                "key": key,
-                "label": r["label"],
-                "shipments": r["shipments"],
-                "orders": r["orders"],
-                "cost": _q2(r["cost"]),
-                "cost_per_order": _ratio(r["cost"], r["orders"]),
-            }
-        for key, r in delivered_rows[name].items():
-            row = rows.setdefault(
-                key,
-                {
-                    "key": key,
-                    "label": r["label"],
-                    "shipments": 0,
-                    "orders": 0,
-                    "cost": Decimal("0.00"),
-                    "cost_per_order": None,
-                },
-            )
-            row |= {
-                "shipments_delivered": r["delivered"],
-                "transit_days_mean": _ratio(r["transit_total"], r["transit_n"]),
-                "transit_days_p90": _dec(r["p90"]),
-                "carrier_on_time_delivery": _rate(r["on_time"], r["delivered"]),
-            }
-        for row in rows.values():
-            row.setdefault("shipments_delivered", 0)
-            row.setdefault("transit_days_mean", None)
-            row.setdefault("transit_days_p90", None)
-            row.setdefault("carrier_on_time_delivery", None)
-        out[name] = sorted(rows.values(), key=lambda r: (r["key"] is None, r["label"]))
-    return out
+        shipped = Shipment.objects.filter(
+            scope.window("order__shipped_at", first, last), shipped_at__isnull=False
+        ).annotate(b_day=scope.local_date("order__shipped_at"))
+        delivered = (
+            Shipment.objects.filter(scope.window("delivered_at", first, last))
+            .alias(**dd_aliases)
+            .annotate(b_day=scope.local_date("delivered_at"))
+        )
+        money = DecimalField(max_digits=19, decimal_places=4)
+        for name, keys in _SHIPPING_KEYS.items():
+            for r in (
+                shipped.values("client_id", "b_day", *keys)
+                .annotate(
+                    n=Count("pk"),
+                    orders=Count("order_id", distinct=True),
+                    cost=Coalesce(Sum("cost"), Decimal(0), output_field=money),
+                )
+                .order_by()
+            ):
+                target = row(r["client_id"], r["b_day"], name, tuple(r[k] for k in keys))
+                target |= {"shipments": r["n"], "orders": r["orders"], "cost": r["cost"]}
+            for r in (
+                delivered.values("client_id", "b_day", *keys, "transit_days")
+                .annotate(n=Count("pk"), on_time=Count("pk", filter=by_estimate))
+                .order_by()
+            ):
+                target = row(r["client_id"], r["b_day"], name, tuple(r[k] for k in keys))
+                target["delivered"] += r["n"]
+                target["delivered_on_time"] += r["on_time"]
+                if r["transit_days"] is not None:
+                    target["transit_histogram"][str(r["transit_days"])] = r["n"]
+    return rows
 
 
-# The breakdowns' keys as grouping sets: the service is grouped with its shipments' carrier (its
-# label names both).
-_GROUPING_SETS = {
-    "shipping_by_carrier": ("b_carrier",),
-    "shipping_by_service": ("b_service", "b_carrier"),
-    "shipping_by_zone": ("b_zone",),
-}
-_KEY_COLUMN = {
-    "shipping_by_carrier": "b_carrier",
-    "shipping_by_service": "b_service",
-    "shipping_by_zone": "b_zone",
-}
+def _rolled_shipping(clients: list[Client], start: date, end: date, now: datetime):
+    """The stored ``DailyShipping`` rows of the complete days whose rollup wrote them, and the
+    (client, day) pairs of [start, end] that must be counted live."""
+    rolled_days: dict[int, set[date]] = {c.pk: set() for c in clients}
+    for client_id, day in DailyKPI.objects.filter(
+        client__in=[c.pk for c in clients], day__gte=start, day__lte=end, shipping_rolled_up=True
+    ).values_list("client_id", "day"):
+        rolled_days[client_id].add(day)
+    missing: set[tuple[int, date]] = set()
+    for client in clients:
+        today = local_today(client, now)
+        rolled_days[client.pk] = {d for d in rolled_days[client.pk] if d < today}
+        missing |= {(client.pk, d) for d in _days(start, end) if d not in rolled_days[client.pk]}
+    stored = []
+    if any(rolled_days.values()):
+        stored = [
+            r
+            for r in DailyShipping.objects.filter(
+                client__in=[c.pk for c in clients], day__gte=start, day__lte=end
+            ).values("client_id", "day", "breakdown", *_KEY_FIELDS, *SHIPPING_MEASURES)
+            if r["day"] in rolled_days[r["client_id"]]
+        ]
+    return stored, missing
 
 
-def _breakdowns_grouping_sets(shipped, delivered, by_estimate, scope: _Scope) -> tuple[dict, dict]:
-    """Every breakdown in two passes (the period's shipped shipments, its delivered ones), each
-    grouped by carrier, by service and by zone at once with GROUPING SETS (PostgreSQL), instead of
-    a pass per breakdown and measure."""
+SHIPPING_MEASURES = ("shipments", "orders", "cost", "delivered", "delivered_on_time", "transit_histogram")
+
+
+def _histogram_percentile(histogram: dict[int, int], fraction: float) -> float | None:
+    """``percentile_cont`` over the values a histogram (value -> count) describes."""
+    n = sum(histogram.values())
+    if not n:
+        return None
+    position = fraction * (n - 1)
+    low, high = math.floor(position), math.ceil(position)
+    at: dict[int, float] = {}
+    seen = 0
+    for value in sorted(histogram):
+        count = histogram[value]
+        for index in (low, high):
+            if seen <= index < seen + count:
+                at[index] = float(value)
+        seen += count
+    return at[low] + (at[high] - at[low]) * (position - low)
+
+
+def shipping_breakdowns(scope: _Scope, nodes: _Nodes | None = None, now: datetime | None = None) -> dict:
+    """Shipments, orders, cost and cost per order of the orders shipped in the period, and transit
+    and carrier on-time of the shipments delivered in it, by carrier, service and zone. Complete
+    days come from the nightly rollup (``DailyShipping``), the others are counted live: the same
+    numbers either way (transit p90 from the merged histograms is PostgreSQL's percentile_cont)."""
     from shipments.models import Carrier, CarrierService
 
-    keys = {"b_carrier": F("carrier_id"), "b_service": F("service_id"), "b_zone": F("zone")}
-    sets = ", ".join(f"({', '.join(columns)})" for columns in _GROUPING_SETS.values())
-    flags = ", ".join(f"GROUPING({c}) AS g_{c}" for c in keys)
-    columns = ", ".join(keys)
+    now = now or timezone.now()
+    with scopes_disabled():
+        stored, missing = _rolled_shipping(scope.clients, scope.start, scope.end, now)
+        parts = [((r["breakdown"], tuple(r[k] for k in _SHIPPING_KEYS[r["breakdown"]])), r) for r in stored]
+        if missing:
+            days = [d for _c, d in missing]
+            clients = [c for c in scope.clients if any(m[0] == c.pk for m in missing)]
+            live = daily_shipping(_Scope(clients, min(days), max(days)), nodes or _Nodes.load())
+            parts += [((name, key), r) for (c, d, name, key), r in live.items() if (c, d) in missing]
+        carriers = dict(Carrier.objects.values_list("pk", "name"))
+        services = dict(CarrierService.objects.values_list("pk", "name"))
+    totals: dict[tuple[str, tuple], dict] = {}
+    for group, r in parts:
+        t = totals.setdefault(group, dict.fromkeys(SHIPPING_MEASURES, 0) | {"transit_histogram": {}})
+        for m in SHIPPING_MEASURES[:-1]:
+            t[m] += r[m]
+        for value, count in r["transit_histogram"].items():
+            t["transit_histogram"][int(value)] = t["transit_histogram"].get(int(value), 0) + count
 
-    def grouped(qs, measures: str) -> list[dict]:
-        sql, params = qs.order_by().query.sql_with_params()
-        with connections[qs.db].cursor() as cursor:
-            cursor.execute(
-                f"SELECT {flags}, {columns}, {measures} FROM ({sql}) rows GROUP BY GROUPING SETS ({sets})",
-                params,
-            )
-            names = [c.name for c in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    shipped_rows = grouped(
-        shipped.annotate(**keys, b_order=F("order_id"), b_cost=F("cost")).values(*keys, "b_order", "b_cost"),
-        "COUNT(*) AS shipments, COUNT(DISTINCT b_order) AS orders, COALESCE(SUM(b_cost), 0) AS cost",
-    )
-    on_time = Case(When(by_estimate, then=Value(1)), default=Value(0), output_field=IntegerField())
-    delivered_rows = grouped(
-        delivered.annotate(**keys, b_transit=F("transit_days"), b_on_time=on_time).values(
-            *keys, "b_transit", "b_on_time"
-        ),
-        "COUNT(*) AS delivered, SUM(b_on_time) AS on_time, COALESCE(SUM(b_transit), 0) AS transit_total, "
-        "COUNT(b_transit) AS transit_n, percentile_cont(0.9) WITHIN GROUP (ORDER BY b_transit * 1.0) AS p90",
-    )
-    carriers = dict(Carrier.objects.values_list("pk", "name"))
-    services = dict(CarrierService.objects.values_list("pk", "name"))
-
-    def label(name: str, row: dict) -> str:
+    def label(name: str, key: tuple) -> str:
         if name == "shipping_by_carrier":
-            return _breakdown_label(name, {"carrier__name": carriers.get(row["b_carrier"])}, "carrier__name")
+            return _breakdown_label(name, {"carrier__name": carriers.get(key[0])}, "carrier__name")
         if name == "shipping_by_service":
-            r = {
-                "service__name": services.get(row["b_service"]),
-                "carrier__name": carriers.get(row["b_carrier"]),
-            }
+            r = {"service__name": services.get(key[0]), "carrier__name": carriers.get(key[1])}
             return _breakdown_label(name, r, "service__name")
-        return _breakdown_label(name, {"zone": row["b_zone"]}, "zone")
+        return _breakdown_label(name, {"zone": key[0]}, "zone")
 
-    def split(rows: list[dict]) -> dict[str, dict]:
-        out: dict[str, dict] = {name: {} for name in BREAKDOWNS}
-        for row in rows:
-            grouped_by = {c for c in keys if not row[f"g_{c}"]}
-            name = next(n for n, cols in _GROUPING_SETS.items() if set(cols) == grouped_by)
-            out[name][row[_KEY_COLUMN[name]]] = row | {"label": label(name, row)}
-        return out
-
-    return split(shipped_rows), split(delivered_rows)
-
-
-def _breakdowns_by_query(shipped, delivered, by_estimate, scope: _Scope) -> tuple[dict, dict]:
-    """The same rows as ``_breakdowns_grouping_sets`` with a few queries per breakdown (SQLite)."""
-    shipped_rows: dict[str, dict] = {}
-    delivered_rows: dict[str, dict] = {}
-    for name, (key, label) in BREAKDOWNS.items():
-        extra = ["carrier__name"] if name == "shipping_by_service" else []
-        shipped_rows[name] = {
-            r[key]: r | {"label": _breakdown_label(name, r, label)}
-            for r in shipped.values(key, label, *extra)
-            .annotate(
-                shipments=Count("pk"),
-                orders=Count("order", distinct=True),
-                cost=Coalesce(
-                    Sum("cost"), Decimal(0), output_field=DecimalField(max_digits=19, decimal_places=4)
-                ),
-            )
-            .order_by(key)
-        }
-        p90 = _percentiles(
-            delivered.filter(transit_days__isnull=False),
-            value=ExpressionWrapper(F("transit_days") * 1.0, output_field=FloatField()),
-            fractions=(0.9,),
-            scale=1,
-            scope=scope,
-            date_field="delivered_at",
-            granularity=None,
-            group=key,
+    out: dict[str, list[dict]] = {name: [] for name in BREAKDOWNS}
+    for (name, key), t in totals.items():
+        histogram = t["transit_histogram"]
+        transit_n = sum(histogram.values())
+        out[name].append(
+            {
+                "key": key[0],
+                "label": label(name, key),
+                "shipments": t["shipments"],
+                "orders": t["orders"],
+                "cost": _q2(t["cost"]),
+                "cost_per_order": _ratio(t["cost"], t["orders"]),
+                "shipments_delivered": t["delivered"],
+                "transit_days_mean": _ratio(sum(v * n for v, n in histogram.items()), transit_n),
+                "transit_days_p90": _dec(_histogram_percentile(histogram, 0.9)),
+                "carrier_on_time_delivery": _rate(t["delivered_on_time"], t["delivered"]),
+            }
         )
-        delivered_rows[name] = {
-            r[key]: r | {"label": _breakdown_label(name, r, label), "p90": (p90.get(r[key]) or (None,))[0]}
-            for r in delivered.values(key, label, *extra)
-            .annotate(
-                delivered=Count("pk"),
-                on_time=Count("pk", filter=by_estimate),
-                transit_total=Coalesce(Sum("transit_days"), 0),
-                transit_n=Count("transit_days"),
-            )
-            .order_by(key)
-        }
-    return shipped_rows, delivered_rows
+    return {name: sorted(rows, key=lambda r: (r["key"] is None, r["label"])) for name, rows in out.items()}
 
 
 def _breakdown_label(name: str, row: dict, label: str) -> str:
@@ -1242,7 +1246,7 @@ def kpi_report(
                         ),
                     )
                 )
-        by = shipping_breakdowns(scope) if clients and breakdowns else {k: [] for k in BREAKDOWNS}
+        by = shipping_breakdowns(scope, now=now) if clients and breakdowns else {k: [] for k in BREAKDOWNS}
     return KPIReport(
         client_ids=[c.pk for c in clients],
         start=start,

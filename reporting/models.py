@@ -71,6 +71,9 @@ class DailyKPI(models.Model):
     delivered_by_estimate = models.PositiveIntegerField(default=0)
     transit_days_total = models.PositiveIntegerField(default=0)
     units_on_hand = models.PositiveIntegerField(default=0, help_text="End of day, from the snapshots")
+    shipping_rolled_up = models.BooleanField(
+        default=False, help_text="The day's DailyShipping rows were written with this row"
+    )
     computed_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedManager(client="client")
@@ -81,6 +84,36 @@ class DailyKPI(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.day}"
+
+
+class DailyShipping(models.Model):
+    """The nightly rollup of the shipping breakdowns: per client, local day and breakdown key (a
+    carrier; a service with its carrier; a zone), the shipments of the orders shipped that day with
+    their distinct orders and cost, and the shipments delivered that day with their carrier
+    on-time count and transit days as a histogram (``{"3": 120}``), from which a period's mean and
+    exact percentiles follow. An order ships on one day, so distinct orders add up across days."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    breakdown = models.CharField(max_length=24)
+    carrier_id = models.IntegerField(null=True)
+    service_id = models.IntegerField(null=True)
+    zone = models.PositiveSmallIntegerField(null=True)
+    shipments = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=19, decimal_places=4, default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    delivered_on_time = models.PositiveIntegerField(default=0)
+    transit_histogram = models.JSONField(default=dict, blank=True)
+
+    objects = ScopedManager(client="client")
+
+    class Meta:
+        ordering = ["client", "day", "breakdown"]
+        indexes = [models.Index(fields=["client", "day"], name="daily_shipping_client_day")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.day} {self.breakdown}"
 
 
 class AlertRuleSetting(models.Model):

@@ -1,10 +1,13 @@
-"""The nightly KPI rollup: each client's numerators and denominators per local day in ``DailyKPI``.
+"""The nightly KPI rollup: each client's numerators and denominators per local day in ``DailyKPI``,
+and its shipping breakdowns (by carrier, service and zone) per local day in ``DailyShipping``.
 
 Late shipments, cancellations, deliveries and order errors keep changing past days, so each night
 recomputes a trailing window (``days_back``) for every active client. The counters come from
 ``reporting.kpis.daily_counters`` (the same set-based queries a live report uses), so a report
-reads the same numbers from the rollup as it would compute live. Idempotent: ``update_or_create``
-per (client, day); running twice, or after a worker died half way, leaves the same rows.
+reads the same numbers from the rollup as it would compute live (``shipping_rolled_up`` marks the
+days whose breakdown rows were written with them: a day rolled up before the breakdowns existed is
+counted live). Idempotent: ``update_or_create`` per (client, day), the day's breakdown rows
+replaced; running twice, or after a worker died half way, leaves the same rows.
 Only complete local days are stored (today is always counted live by ``kpi_report``).
 """
 
@@ -18,8 +21,8 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Client
 
-from .kpis import COUNTERS, _Nodes, daily_counters, local_today
-from .models import DailyKPI
+from .kpis import _SHIPPING_KEYS, COUNTERS, _Nodes, _Scope, daily_counters, daily_shipping, local_today
+from .models import DailyKPI, DailyShipping
 
 
 def rollup_range(
@@ -31,12 +34,27 @@ def rollup_range(
     last = min(last, local_today(client, now) - timedelta(days=1))
     if first > last:
         return 0
+    nodes = nodes or _Nodes.load()
     counters = daily_counters(client=client, first=first, last=last, now=now, nodes=nodes)
+    shipping = daily_shipping(_Scope([client], first, last), nodes)
     with scopes_disabled(), transaction.atomic():
         for day, values in counters.items():
             DailyKPI.objects.update_or_create(
-                client=client, day=day, defaults={k: values[k] for k in COUNTERS}
+                client=client,
+                day=day,
+                defaults={k: values[k] for k in COUNTERS} | {"shipping_rolled_up": True},
             )
+        DailyShipping.objects.filter(client=client, day__gte=first, day__lte=last).delete()
+        DailyShipping.objects.bulk_create(
+            DailyShipping(
+                client=client,
+                day=day,
+                breakdown=name,
+                **dict(zip(_SHIPPING_KEYS[name], key, strict=True)),
+                **values,
+            )
+            for (_client, day, name, key), values in shipping.items()
+        )
     return len(counters)
 
 

@@ -1,11 +1,10 @@
-"""Reports at volume: the shipping breakdowns in two grouped passes (PostgreSQL's GROUPING SETS)
-give the rows the per-breakdown queries give, days of supply reads the rollup, the movers come
+"""Reports at volume: the shipping breakdowns read from the nightly rollup equal the live ones, days of supply reads the rollup, the movers come
 from grouped reads, and a QBR's previous quarter leaves out what the page never shows."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -14,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts.actors import Actor
 from reporting import dashboards, kpis
 from reporting.kpis import kpi_report, movers
-from reporting.rollup import rollup_range
+from reporting.models import DailyKPI, DailyShipping
+from reporting.rollup import rollup, rollup_range
 from tests.reporting.kpi_support import MON, NOW, SUN, build_week
 
 pytestmark = pytest.mark.django_db
@@ -25,18 +25,43 @@ def week(db):
     return build_week()
 
 
-def test_grouping_sets_breakdowns_equal_the_per_breakdown_queries(week):
+def test_breakdowns_from_the_rollup_equal_the_live_ones_and_read_no_shipment(week):
     scope = kpis._Scope([week.client, week.la_client], MON, SUN)
-    with CaptureQueriesContext(connection) as grouped:
-        fast = kpis.shipping_breakdowns(scope)
-    with (
-        mock.patch.object(kpis, "_is_postgres", return_value=False),
-        CaptureQueriesContext(connection) as per_breakdown,
-    ):
-        slow = kpis.shipping_breakdowns(scope)
-    assert fast == slow
-    assert sum(r["shipments"] for r in fast["shipping_by_carrier"]) > 0
-    assert len(grouped.captured_queries) < len(per_breakdown.captured_queries)
+    live = kpis.shipping_breakdowns(scope, now=NOW)
+    assert sum(r["shipments"] for r in live["shipping_by_carrier"]) > 0
+    assert any(r["transit_days_p90"] is not None for r in live["shipping_by_zone"])
+    rollup(days_back=30, now=NOW)
+    assert DailyShipping.objects.filter(client=week.client).exists()
+    with CaptureQueriesContext(connection) as captured:
+        rolled = kpis.shipping_breakdowns(scope, now=NOW)
+    assert rolled == live
+    assert not any('"shipments_shipment"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_days_rolled_up_before_the_breakdowns_existed_are_counted_live(week):
+    live = kpis.shipping_breakdowns(kpis._Scope([week.client], MON, SUN), now=NOW)
+    rollup(days_back=30, now=NOW)
+    # As a row written before DailyShipping existed: marked not rolled up, no breakdown rows.
+    DailyKPI.objects.filter(client=week.client, day=MON + timedelta(days=1)).update(shipping_rolled_up=False)
+    DailyShipping.objects.filter(client=week.client, day=MON + timedelta(days=1)).delete()
+    assert kpis.shipping_breakdowns(kpis._Scope([week.client], MON, SUN), now=NOW) == live
+
+
+@pytest.mark.parametrize(
+    "values", [[3], [1, 2], [1, 1, 1, 5, 9, 9, 12], [*range(20), 40, 40, 40], [0, 0, 7], [2] * 11]
+)
+def test_transit_p90_from_a_histogram_is_percentile_cont(values):
+    histogram = Counter(values)
+    ours = kpis._histogram_percentile(histogram, 0.9)
+    assert ours == kpis.percentile_cont(values, 0.9)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY v * 1.0) FROM unnest(%s::int[]) AS v",
+                [values],
+            )
+            assert ours == cursor.fetchone()[0]
+    assert kpis._histogram_percentile({}, 0.9) is None
 
 
 @pytest.mark.parametrize("rolled", ["every day", "some days"])

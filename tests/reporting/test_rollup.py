@@ -4,6 +4,7 @@ idempotent and follows late changes; the task is scheduled; the SQLite percentil
 from __future__ import annotations
 
 from datetime import date, timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -108,3 +109,17 @@ def test_the_sqlite_percentile_path_gives_postgresqls_numbers(week, monkeypatch)
         assert day_pg == day_py
         assert [py[k] for k in keys] == [pg[k] for k in keys]
     assert in_python.breakdowns == on_postgres.breakdowns
+
+
+def test_the_command_backfills_a_longer_window(week):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    with mock.patch("reporting.rollup.timezone.now", return_value=NOW):
+        call_command("rollup_kpis", "--days-back", "40", stdout=out)
+    assert out.getvalue().strip() == "80 client-days rolled up."
+    assert DailyKPI.objects.filter(shipping_rolled_up=True).count() == 80
+    with pytest.raises(CommandError, match="--days-back"):
+        call_command("rollup_kpis", "--days-back", "0")
