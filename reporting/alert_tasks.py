@@ -50,11 +50,12 @@ def sweep_kpi_alerts() -> dict[str, int]:
 
 
 @shared_task(name="reporting.alert_tasks.send_alert_mail", acks_late=True)
-def send_alert_mail(alert_ids: list[int]) -> int:
-    """The immediate e-mail of critical alerts a sweep has just announced."""
+def send_alert_mail(alert_ids: list[int], counts: dict[str, int] | None = None) -> int:
+    """The immediate e-mail of critical alerts a sweep has just announced (``counts``: see
+    ``send_opened_mail``)."""
     from .notifications import send_opened_mail
 
-    return send_opened_mail(alert_ids=alert_ids)
+    return send_opened_mail(alert_ids=alert_ids, counts=counts)
 
 
 @shared_task(name="reporting.alert_tasks.send_alert_digest", acks_late=True)

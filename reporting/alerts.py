@@ -862,9 +862,9 @@ def ids_param(ids: Iterable[int]):
     return ids if _is_postgres() else json.dumps(ids)
 
 
-def _claim_unannounced(rule: str, now: datetime) -> list[tuple[int, str]]:
+def _claim_unannounced(rule: str, now: datetime) -> list[tuple[int, int, str]]:
     """The rule's open alerts nobody announced yet, locked and marked in this transaction:
-    [(id, severity)] in id order."""
+    [(id, client id, severity)] in id order."""
     table = Alert._meta.db_table
     with _cursor() as cursor:
         cursor.execute(
@@ -873,7 +873,7 @@ def _claim_unannounced(rule: str, now: datetime) -> list[tuple[int, str]]:
             WHERE id IN (SELECT id FROM {table}
                          WHERE rule = %s AND resolved_at IS NULL AND notified_at IS NULL{_lock()})
               AND notified_at IS NULL
-            RETURNING id, severity
+            RETURNING id, client_id, severity
             """,
             [now, rule],
         )
@@ -919,6 +919,8 @@ def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
     """One rule's sweep across every client, in one transaction (see the module docstring). The
     hits go into a temporary table, and every step after is one set-based statement."""
     from shipments.enums import EventType
+    from shipments.events import fan_out_after_commit
+    from shipments.models import Event
 
     spec = RULES[rule]
     now = now or timezone.now()
@@ -962,8 +964,7 @@ def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
         )
         severity, severity_params = _per_client("severity", scope)
         visible, visible_params = _per_client("client_visible", scope)
-        cursor.execute(
-            f"""
+        insert = f"""
             INSERT INTO {table} (client_id, rule, severity, client_visible, object_type, object_id,
                                  occurrence, title, detail, opened_at, notified_at, acknowledged_by, resolved_by)
             SELECT h.client_id, %s, {severity}, {visible}, h.object_type, h.object_id, h.occurrence,
@@ -971,28 +972,54 @@ def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
             FROM {HITS_TABLE} h
             WHERE true
             ON CONFLICT DO NOTHING
-            RETURNING id, severity
-            """,
-            [rule, *severity_params, *visible_params, now, now],
-        )
-        inserted = cursor.fetchall()
+        """
+        params = [rule, *severity_params, *visible_params, now, now]
+        if _is_postgres():
+            # The new alerts and their outbox events in one statement: the events are built from
+            # the rows just inserted, not read back.
+            cursor.execute(
+                f"""
+                WITH a AS ({insert} RETURNING *),
+                events AS (
+                    INSERT INTO {Event._meta.db_table} (client_id, type, payload, created_at)
+                    SELECT a.client_id, %s, {_PAYLOAD_SQL}, %s FROM a WHERE a.client_visible ORDER BY a.id
+                    RETURNING id, client_id)
+                SELECT 'alert', id, client_id, severity FROM a
+                UNION ALL SELECT 'event', id, client_id, NULL FROM events
+                """,
+                [*params, EventType.ALERT_OPENED, CONDITION_CLEARED, timezone.now()],
+            )
+            rows = cursor.fetchall()
+            inserted = [(pk, client, sev) for kind, pk, client, sev in rows if kind == "alert"]
+            fan_out_after_commit(sorted((pk, client) for kind, pk, client, _s in rows if kind == "event"))
+        else:
+            cursor.execute(f"{insert} RETURNING id, client_id, severity", params)
+            inserted = cursor.fetchall()
+            announce([pk for pk, _client, _sev in inserted], EventType.ALERT_OPENED)
         cursor.execute(f"DROP TABLE {HITS_TABLE}")
         result.resolved = resolve_alerts(cleared, now=now, by=CONDITION_CLEARED)
-        # What this sweep inserted it announces (inserted already marked); alerts another sweep
-        # inserted without announcing them are claimed too.
-        claimed = sorted(inserted + _claim_unannounced(rule, now))
-        result.opened = [pk for pk, _severity in claimed]
-        announce(result.opened, EventType.ALERT_OPENED)
-        critical = [pk for pk, severity in claimed if severity == Severity.CRITICAL]
+        # Alerts another sweep inserted without announcing them are claimed and announced too.
+        leftovers = _claim_unannounced(rule, now)
+        announce([pk for pk, _client, _sev in leftovers], EventType.ALERT_OPENED)
+        claimed = sorted(inserted + leftovers)
+        result.opened = [pk for pk, _client, _severity in claimed]
+        critical: dict[int, list[int]] = {}
+        for pk, client_id, severity in claimed:
+            if severity == Severity.CRITICAL:
+                critical.setdefault(client_id, []).append(pk)
         if critical:
             transaction.on_commit(lambda: _queue_mail(critical))
     return result
 
 
-def _queue_mail(alert_ids: list[int]) -> None:
+def _queue_mail(critical: dict[int, list[int]]) -> None:
+    """One mail task for the critical alerts a sweep opened: per client the first few and the
+    count (a storm of thousands is one summary message per client, and a small task message)."""
     from .alert_tasks import send_alert_mail
+    from .notifications import MAIL_EACH_UP_TO
 
-    send_alert_mail.delay(alert_ids)
+    first = [pk for ids in critical.values() for pk in ids[:MAIL_EACH_UP_TO]]
+    send_alert_mail.delay(sorted(first), {str(client): len(ids) for client, ids in critical.items()})
 
 
 def sweep(rules: Iterable[str], *, now: datetime | None = None) -> list[SweepResult]:

@@ -52,26 +52,30 @@ def _managers_by_client(client_ids) -> dict[int, list[tuple[int, str, str]]]:
 MAIL_EACH_UP_TO = 10
 
 
-def send_opened_mail(*, alert_ids: list[int]) -> int:
+def send_opened_mail(*, alert_ids: list[int], counts: dict[str, int] | None = None) -> int:
     """Mail the account managers of each alert's client; returns messages sent. Only the first
-    ``MAIL_EACH_UP_TO`` alerts of each client are read (with the client's count): a storm of tens
-    of thousands costs one query of a few rows per client."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT id, total FROM (
-                SELECT id, row_number() OVER (PARTITION BY client_id ORDER BY id) AS rank,
-                       count(*) OVER (PARTITION BY client_id) AS total
-                FROM {Alert._meta.db_table} WHERE id IN ({ids_sql()})) ranked
-            WHERE rank <= %s
-            """,
-            [ids_param(alert_ids), MAIL_EACH_UP_TO],
-        )
-        totals = dict(cursor.fetchall())
+    ``MAIL_EACH_UP_TO`` alerts of each client are read: a sweep passes those with ``counts`` (client
+    id -> critical alerts it opened for the client); without ``counts`` ``alert_ids`` are all the
+    alerts, ranked per client by one query."""
+    if counts is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT id, client_id, total FROM (
+                    SELECT id, client_id, row_number() OVER (PARTITION BY client_id ORDER BY id) AS rank,
+                           count(*) OVER (PARTITION BY client_id) AS total
+                    FROM {Alert._meta.db_table} WHERE id IN ({ids_sql()})) ranked
+                WHERE rank <= %s
+                """,
+                [ids_param(alert_ids), MAIL_EACH_UP_TO],
+            )
+            rows = cursor.fetchall()
+        alert_ids = [pk for pk, _client, _total in rows]
+        counts = {str(client): total for _pk, client, total in rows}
     with scopes_disabled():
-        alerts = list(Alert.objects.filter(pk__in=totals).select_related("client").order_by("pk"))
+        alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("client").order_by("pk"))
     for alert in alerts:
-        alert.of = totals[alert.pk]
+        alert.of = counts[str(alert.client_id)]
     managers = _managers_by_client(a.client_id for a in alerts)
     per_client: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
