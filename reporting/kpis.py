@@ -61,7 +61,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
     IntegerField,
     OuterRef,
     Q,
@@ -954,7 +953,8 @@ def _click_to_ship_value():
 
 
 def _period_percentiles(scope: _Scope, granularity: str | None) -> dict:
-    """{bucket or None: {kpi key: value}} for the non-additive KPIs."""
+    """{bucket or None: {kpi key: value}} for the non-additive KPIs read from the source rows
+    (transit p90 comes from the shipping histograms: ``_transit_p90``)."""
     out: dict = defaultdict(dict)
     with scopes_disabled():
         orders = Order.objects.filter(scope.window("shipped_at"))
@@ -979,17 +979,6 @@ def _period_percentiles(scope: _Scope, granularity: str | None) -> dict:
             granularity=granularity,
         ).items():
             out[bucket]["dock_to_stock_median_hours"] = p50
-        delivered = Shipment.objects.filter(scope.window("delivered_at"), transit_days__isnull=False)
-        for bucket, (p90,) in _percentiles(
-            delivered,
-            value=ExpressionWrapper(F("transit_days") * 1.0, output_field=FloatField()),
-            fractions=(0.9,),
-            scale=1,
-            scope=scope,
-            date_field="delivered_at",
-            granularity=granularity,
-        ).items():
-            out[bucket]["transit_days_p90"] = p90
     return out
 
 
@@ -1113,31 +1102,62 @@ def _histogram_percentile(histogram: dict[int, int], fraction: float) -> float |
     return at[low] + (at[high] - at[low]) * (position - low)
 
 
+def _shipping_parts(scope: _Scope, now: datetime, nodes: _Nodes | None = None) -> list[tuple]:
+    """(client, local day, breakdown, key, measures) of the period: the rollup's ``DailyShipping``
+    rows for the days it covers, the others counted live (one pass over the span they cover)."""
+    stored, missing = _rolled_shipping(scope.clients, scope.start, scope.end, now)
+    parts = [
+        (r["client_id"], r["day"], r["breakdown"], tuple(r[k] for k in _SHIPPING_KEYS[r["breakdown"]]), r)
+        for r in stored
+    ]
+    if missing:
+        days = [d for _c, d in missing]
+        clients = [c for c in scope.clients if any(m[0] == c.pk for m in missing)]
+        live = daily_shipping(_Scope(clients, min(days), max(days)), nodes or _Nodes.load())
+        parts += [(c, d, name, key, r) for (c, d, name, key), r in live.items() if (c, d) in missing]
+    return parts
+
+
+def _merge_histogram(into: dict[int, int], histogram: dict) -> None:
+    for value, count in histogram.items():
+        into[int(value)] = into.get(int(value), 0) + count
+
+
+def _transit_p90(parts: list[tuple], granularity: str | None) -> dict:
+    """{None: p90 over the period, bucket: p90}: the carrier breakdown's histograms hold every
+    shipment delivered in the period with its transit days, once."""
+    histograms: dict = defaultdict(dict)
+    for _client, day, name, _key, r in parts:
+        if name != "shipping_by_carrier" or not r["transit_histogram"]:
+            continue
+        _merge_histogram(histograms[None], r["transit_histogram"])
+        if granularity:
+            _merge_histogram(histograms[bucket_start(day, granularity)], r["transit_histogram"])
+    return {bucket: _histogram_percentile(h, 0.9) for bucket, h in histograms.items()}
+
+
 def shipping_breakdowns(scope: _Scope, nodes: _Nodes | None = None, now: datetime | None = None) -> dict:
     """Shipments, orders, cost and cost per order of the orders shipped in the period, and transit
     and carrier on-time of the shipments delivered in it, by carrier, service and zone. Complete
     days come from the nightly rollup (``DailyShipping``), the others are counted live: the same
     numbers either way (transit p90 from the merged histograms is PostgreSQL's percentile_cont)."""
+    with scopes_disabled():
+        parts = _shipping_parts(scope, now or timezone.now(), nodes)
+    return _breakdowns(parts)
+
+
+def _breakdowns(parts: list[tuple]) -> dict[str, list[dict]]:
     from shipments.models import Carrier, CarrierService
 
-    now = now or timezone.now()
     with scopes_disabled():
-        stored, missing = _rolled_shipping(scope.clients, scope.start, scope.end, now)
-        parts = [((r["breakdown"], tuple(r[k] for k in _SHIPPING_KEYS[r["breakdown"]])), r) for r in stored]
-        if missing:
-            days = [d for _c, d in missing]
-            clients = [c for c in scope.clients if any(m[0] == c.pk for m in missing)]
-            live = daily_shipping(_Scope(clients, min(days), max(days)), nodes or _Nodes.load())
-            parts += [((name, key), r) for (c, d, name, key), r in live.items() if (c, d) in missing]
         carriers = dict(Carrier.objects.values_list("pk", "name"))
         services = dict(CarrierService.objects.values_list("pk", "name"))
     totals: dict[tuple[str, tuple], dict] = {}
-    for group, r in parts:
-        t = totals.setdefault(group, dict.fromkeys(SHIPPING_MEASURES, 0) | {"transit_histogram": {}})
+    for _client, _day, name, key, r in parts:
+        t = totals.setdefault((name, key), dict.fromkeys(SHIPPING_MEASURES, 0) | {"transit_histogram": {}})
         for m in SHIPPING_MEASURES[:-1]:
             t[m] += r[m]
-        for value, count in r["transit_histogram"].items():
-            t["transit_histogram"][int(value)] = t["transit_histogram"].get(int(value), 0) + count
+        _merge_histogram(t["transit_histogram"], r["transit_histogram"])
 
     def label(name: str, key: tuple) -> str:
         if name == "shipping_by_carrier":
@@ -1210,6 +1230,9 @@ def kpi_report(
                 d.target_field: getattr(clients[0], d.target_field) for d in KPI_DEFS if d.target_field
             }
         percentiles = _period_percentiles(scope, granularity)
+        parts = _shipping_parts(scope, now) if clients else []
+        for bucket, p90 in _transit_p90(parts, granularity).items():
+            percentiles[bucket]["transit_days_p90"] = p90
         totals_counters = _sum(row for rows in by_client.values() for row in rows.values())
         end_on_hand, mean_on_hand = _on_hand(by_client, clients, days, now)
         stock_now = _stock_now(scope, now) if clients and stock else {}
@@ -1246,7 +1269,7 @@ def kpi_report(
                         ),
                     )
                 )
-        by = shipping_breakdowns(scope, now=now) if clients and breakdowns else {k: [] for k in BREAKDOWNS}
+        by = _breakdowns(parts) if clients and breakdowns else {k: [] for k in BREAKDOWNS}
     return KPIReport(
         client_ids=[c.pk for c in clients],
         start=start,

@@ -123,3 +123,27 @@ def test_the_fleets_order_reads_bound_ship_by_and_name_the_statuses(week, operat
         where = sql.rsplit('FROM "orders_order"', 1)[1]
         assert '"orders_order"."ship_by" >=' in where and '"orders_order"."status" IN' in where
         assert "NOT (" not in where
+
+
+def test_transit_p90_from_the_histograms_is_percentile_cont_over_the_shipments(week):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from shipments.models import Shipment
+
+    zone = ZoneInfo(week.client.time_zone)
+    since = datetime.combine(MON, time(0), zone)
+    until = datetime.combine(SUN + timedelta(days=1), time(0), zone)
+    values = list(
+        Shipment.all_objects.filter(
+            client=week.client, delivered_at__gte=since, delivered_at__lt=until, transit_days__isnull=False
+        ).values_list("transit_days", flat=True)
+    )
+    assert values
+    for rolled in (False, True):
+        if rolled:
+            rollup(days_back=30, now=NOW)
+        totals = kpi_report(client_ids=[week.client.pk], start=MON, end=SUN, now=NOW).totals
+        assert totals["transit_days_p90"].value == kpis._dec(
+            kpis.percentile_cont([float(v) for v in values], 0.9)
+        )
