@@ -5,8 +5,8 @@
   of one client in one sweep; above that (a storm: a carrier outage, a node down) one summary
   message for the client, with the first few alerts, the count and a link to the client's inbox.
 - Daily digest: each account manager gets the alerts of their clients opened since the last
-  digest. The alerts are claimed first (``digested_at`` set under a row lock, in one
-  transaction), then the messages are sent after commit, so two digest runs never mail the same
+  digest (per client the count and the first ``DIGEST_EACH_UP_TO``). The alerts are claimed first
+  (``digested_at`` set under a row lock, in one transaction), then the messages are sent after commit, so two digest runs never mail the same
   alert twice; a crash between commit and sending loses that digest rather than repeating it.
 """
 
@@ -126,40 +126,76 @@ def _send_storm(first: list[Alert], count: int, recipients: list[str]) -> int:
     )
 
 
+DIGEST_EACH_UP_TO = 20
+
+
 def send_digest(*, now: datetime | None = None) -> int:
-    """Claim every alert not yet in a digest, then mail each account manager those of their
-    clients (a manager of no alerted client gets nothing). Returns messages sent."""
+    """Claim every alert not yet in a digest (one UPDATE on the rows locked first), then mail each
+    account manager those of their clients (a manager of no alerted client gets nothing): per
+    client the count, how many are still open, and the first ``DIGEST_EACH_UP_TO`` alerts, with a
+    link to the client's alerts for the rest (a storm day stays a readable message, and the task
+    reads a few rows per client whatever the count). Returns messages sent."""
     now = now or timezone.now()
-    with scopes_disabled(), transaction.atomic():
-        alerts = list(
-            Alert.objects.select_for_update(of=("self",))
-            .filter(digested_at__isnull=True)
-            .select_related("client")
-            .order_by("client__name", "opened_at", "pk")
+    table = Alert._meta.db_table
+    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET digested_at = %s
+            WHERE id IN (SELECT id FROM {table} WHERE digested_at IS NULL{lock}) AND digested_at IS NULL
+            RETURNING id, client_id, opened_at, resolved_at
+            """,
+            [now],
         )
-        if not alerts:
-            return 0
-        Alert.objects.filter(pk__in=[a.pk for a in alerts], digested_at__isnull=True).update(digested_at=now)
-        managers = _managers_by_client(a.client_id for a in alerts)
-    per_manager: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+        claimed = cursor.fetchall()
+    if not claimed:
+        return 0
+    per_client: dict[int, list[tuple]] = defaultdict(list)
+    for pk, client_id, opened_at, resolved_at in claimed:
+        per_client[client_id].append((opened_at, pk, resolved_at is None))
+    shown = []
+    for rows in per_client.values():
+        rows.sort()
+        shown += [pk for _opened, pk, _open in rows[:DIGEST_EACH_UP_TO]]
+    with scopes_disabled():
+        alerts = list(Alert.objects.filter(pk__in=shown).select_related("client").order_by("opened_at", "pk"))
+    by_client: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        for _id, email, name in managers.get(alert.client_id, []):
-            per_manager[(email, name)].append(alert)
+        by_client[alert.client_id].append(alert)
+    managers = _managers_by_client(per_client)
+    alerts_url = settings.SITE_URL.rstrip("/") + reverse("console-alerts")
+    sections = {}
+    for client_id, rows in per_client.items():
+        theirs = by_client[client_id]
+        sections[client_id] = {
+            "client": theirs[0].client,
+            "total": len(rows),
+            "open": sum(1 for _opened, _pk, is_open in rows if is_open),
+            "rows": [(a, _link(a)) for a in theirs],
+            "more": len(rows) - len(theirs),
+            "inbox": f"{alerts_url}?client={client_id}",
+        }
+    per_manager: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for client_id, section in sections.items():
+        for _id, email, name in managers.get(client_id, []):
+            per_manager[(email, name)].append(section)
     sent = 0
     for (email, name), theirs in sorted(per_manager.items()):
-        rows = [(a, _link(a)) for a in theirs]
+        theirs.sort(key=lambda section: section["client"].name)
+        total = sum(section["total"] for section in theirs)
         body = render_to_string(
             "emails/alert_digest.txt",
             {
                 "name": name or email,
-                "rows": rows,
-                "open_count": sum(1 for a in theirs if not a.resolved_at),
-                "inbox": settings.SITE_URL.rstrip("/") + reverse("console-alerts"),
+                "total": total,
+                "open_count": sum(section["open"] for section in theirs),
+                "clients": theirs,
+                "inbox": alerts_url,
                 "now": now,
             },
         )
         sent += send_mail(
-            subject=f"Alert digest: {len(theirs)} new alert{'s' if len(theirs) != 1 else ''}",
+            subject=f"Alert digest: {total} new alert{'s' if total != 1 else ''}",
             message=body,
             from_email=None,
             recipient_list=[email],

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -414,6 +415,28 @@ def test_the_digest_mails_each_manager_the_new_alerts_once(world):
     assert message.to == ["am@example.test"] and "2 alerts opened" in message.body
     assert all(a.digested_at for a in Alert.objects.all())
     assert send_digest() == 0 and len(mail.outbox) == 1
+
+
+def test_a_storm_day_digest_lists_the_first_alerts_of_each_client_and_counts_the_rest(world):
+    from reporting.notifications import DIGEST_EACH_UP_TO
+
+    orders = [
+        make_order(world.client, [(world.item, 1)], received_at=T0) for _ in range(DIGEST_EACH_UP_TO + 3)
+    ]
+    sweep_rule(AlertRule.ORDER_LATE, now=SHIP_BY + timedelta(hours=1))
+    order_cancel(actor=SYSTEM, order=orders[0])
+    sweep_rule(AlertRule.ORDER_LATE, now=SHIP_BY + timedelta(hours=2))  # the first one clears
+    mail.outbox.clear()
+    assert send_digest() == 1
+    (message,) = mail.outbox
+    total = len(orders)
+    assert message.subject == f"Alert digest: {total} new alerts"
+    assert f"{total} alerts opened since your last digest ({total - 1} still open)" in message.body
+    assert f"{world.client.name}: {total} ({total - 1} still open)" in message.body
+    assert sum(o.number in message.body for o in orders) == DIGEST_EACH_UP_TO
+    assert orders[0].number in message.body and "(resolved)" in message.body
+    assert f"... and 3 more: {settings.SITE_URL}/console/alerts/?client={world.client.pk}\n" in message.body
+    assert Alert.objects.filter(digested_at__isnull=True).count() == 0
 
 
 def test_a_storm_of_critical_alerts_is_one_summary_message_per_client(
