@@ -82,7 +82,7 @@ from orders.models import Order, OrderLine
 from shipments.models import PackageLine, Shipment
 
 from .enums import Granularity
-from .models import DailyKPI, DailyShipping, OrderError
+from .models import DailyItemShipped, DailyKPI, DailyShipping, OrderError
 
 # --- the catalogue ------------------------------------------------------------------------------
 
@@ -1056,9 +1056,9 @@ def daily_shipping(
     return rows
 
 
-def _rolled_shipping(clients: list[Client], start: date, end: date, now: datetime):
-    """The stored ``DailyShipping`` rows of the complete days whose rollup wrote them, and the
-    (client, day) pairs of [start, end] that must be counted live."""
+def _rolled_days(clients: list[Client], start: date, end: date, now: datetime):
+    """({client: complete days of [start, end] whose rollup wrote the shipping and item rows},
+    the (client, day) pairs of [start, end] that must be counted live)."""
     rolled_days: dict[int, set[date]] = {c.pk: set() for c in clients}
     for client_id, day in DailyKPI.objects.filter(
         client__in=[c.pk for c in clients], day__gte=start, day__lte=end, shipping_rolled_up=True
@@ -1069,15 +1069,29 @@ def _rolled_shipping(clients: list[Client], start: date, end: date, now: datetim
         today = local_today(client, now)
         rolled_days[client.pk] = {d for d in rolled_days[client.pk] if d < today}
         missing |= {(client.pk, d) for d in _days(start, end) if d not in rolled_days[client.pk]}
+    return rolled_days, missing
+
+
+def _rolled_q(rolled_days: dict[int, set[date]]) -> Q:
+    """The rollup rows of the rolled-up days."""
+    q = Q(pk__in=[])
+    for client_id, days in rolled_days.items():
+        if days:
+            q |= Q(client_id=client_id, day__in=sorted(days))
+    return q
+
+
+def _rolled_shipping(clients: list[Client], start: date, end: date, now: datetime):
+    """The stored ``DailyShipping`` rows of the complete days whose rollup wrote them, and the
+    (client, day) pairs of [start, end] that must be counted live."""
+    rolled_days, missing = _rolled_days(clients, start, end, now)
     stored = []
     if any(rolled_days.values()):
-        stored = [
-            r
-            for r in DailyShipping.objects.filter(
-                client__in=[c.pk for c in clients], day__gte=start, day__lte=end
-            ).values("client_id", "day", "breakdown", *_KEY_FIELDS, *SHIPPING_MEASURES)
-            if r["day"] in rolled_days[r["client_id"]]
-        ]
+        stored = list(
+            DailyShipping.objects.filter(_rolled_q(rolled_days)).values(
+                "client_id", "day", "breakdown", *_KEY_FIELDS, *SHIPPING_MEASURES
+            )
+        )
     return stored, missing
 
 
@@ -1359,17 +1373,48 @@ def inventory_health(
     return out
 
 
-def _shipped_units_by_item(clients: list[Client], start: date, end: date) -> dict[int, int]:
-    """Units shipped per item in the period (orders shipped in it): one grouped pass over the
-    period's package lines."""
-    scope = _Scope(clients, start, end)
-    return dict(
-        PackageLine.objects.filter(SHIPPED_PACKAGE, scope.window("package__shipment__order__shipped_at"))
-        .order_by()
-        .values("item")
-        .annotate(n=Sum("quantity"))
-        .values_list("item", "n")
-    )
+def daily_item_units(
+    scope: _Scope, first: date | None = None, last: date | None = None
+) -> dict[tuple[int, date, int], int]:
+    """(client, local day, item) -> units in the shipped packages of the orders shipped that day,
+    counted live over [first, last] (default: the scope's period): one grouped pass."""
+    day = scope.local_date("package__shipment__order__shipped_at")
+    with scopes_disabled():
+        rows = (
+            PackageLine.objects.filter(
+                SHIPPED_PACKAGE, scope.window("package__shipment__order__shipped_at", first, last)
+            )
+            .annotate(b_day=day)
+            .order_by()
+            .values("client_id", "b_day", "item")
+            .annotate(n=Sum("quantity"))
+        )
+        return {(r["client_id"], r["b_day"], r["item"]): r["n"] for r in rows}
+
+
+def _shipped_units_by_item(clients: list[Client], start: date, end: date, now: datetime) -> dict[int, int]:
+    """Units shipped per item in the period (orders shipped in it): the rollup's
+    ``DailyItemShipped`` for the days it covers (one grouped read), the others counted live."""
+    rolled_days, missing = _rolled_days(clients, start, end, now)
+    units: dict[int, int] = defaultdict(int)
+    if any(rolled_days.values()):
+        for item_id, n in (
+            DailyItemShipped.objects.filter(_rolled_q(rolled_days))
+            .order_by()
+            .values("item_id")
+            .annotate(n=Sum("units"))
+            .values_list("item_id", "n")
+        ):
+            units[item_id] += n
+    if missing:
+        days = [d for _c, d in missing]
+        live_clients = [c for c in clients if any(m[0] == c.pk for m in missing)]
+        for (client_id, day, item_id), n in daily_item_units(
+            _Scope(live_clients, min(days), max(days))
+        ).items():
+            if (client_id, day) in missing:
+                units[item_id] += n
+    return dict(units)
 
 
 def movers(
@@ -1382,7 +1427,7 @@ def movers(
     with reporting_reads(), scopes_disabled():
         clients = list(Client.objects.filter(pk__in=client_ids))
         ids = [c.pk for c in clients]
-        shipped = _shipped_units_by_item(clients, start, end)
+        shipped = _shipped_units_by_item(clients, start, end, timezone.now())
         fields = ("client_id", "sku", "name")
         items = {
             r["item"]: {"pk": r["item"], **{f: r[f"item__{f}"] for f in fields}, "on_hand": r["on_hand"] or 0}

@@ -72,7 +72,8 @@ class DailyKPI(models.Model):
     transit_days_total = models.PositiveIntegerField(default=0)
     units_on_hand = models.PositiveIntegerField(default=0, help_text="End of day, from the snapshots")
     shipping_rolled_up = models.BooleanField(
-        default=False, help_text="The day's DailyShipping rows were written with this row"
+        default=False,
+        help_text="The day's DailyShipping and DailyItemShipped rows were written with this row",
     )
     computed_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +115,25 @@ class DailyShipping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.day} {self.breakdown}"
+
+
+class DailyItemShipped(models.Model):
+    """The nightly rollup of units shipped per item: per client and local day, the units of each
+    item in the shipped packages of the orders shipped that day (what the movers rank)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    item_id = models.IntegerField()
+    units = models.PositiveIntegerField(default=0)
+
+    objects = ScopedManager(client="client")
+
+    class Meta:
+        ordering = ["client", "day", "item_id"]
+        indexes = [models.Index(fields=["client", "day"], name="daily_item_client_day")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.day} {self.item_id}"
 
 
 class AlertRuleSetting(models.Model):

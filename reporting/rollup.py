@@ -1,11 +1,12 @@
 """The nightly KPI rollup: each client's numerators and denominators per local day in ``DailyKPI``,
-and its shipping breakdowns (by carrier, service and zone) per local day in ``DailyShipping``.
+its shipping breakdowns (by carrier, service and zone) per local day in ``DailyShipping`` and its
+units shipped per item per local day in ``DailyItemShipped`` (the movers).
 
 Late shipments, cancellations, deliveries and order errors keep changing past days, so each night
 recomputes a trailing window (``days_back``) for every active client. The counters come from
 ``reporting.kpis.daily_counters`` (the same set-based queries a live report uses), so a report
 reads the same numbers from the rollup as it would compute live (``shipping_rolled_up`` marks the
-days whose breakdown rows were written with them: a day rolled up before the breakdowns existed is
+days whose breakdown and item rows were written with them: a day rolled up before the breakdowns existed is
 counted live). Idempotent: ``update_or_create`` per (client, day), the day's breakdown rows
 replaced; running twice, or after a worker died half way, leaves the same rows.
 Only complete local days are stored (today is always counted live by ``kpi_report``).
@@ -21,8 +22,17 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Client
 
-from .kpis import _SHIPPING_KEYS, COUNTERS, _Nodes, _Scope, daily_counters, daily_shipping, local_today
-from .models import DailyKPI, DailyShipping
+from .kpis import (
+    _SHIPPING_KEYS,
+    COUNTERS,
+    _Nodes,
+    _Scope,
+    daily_counters,
+    daily_item_units,
+    daily_shipping,
+    local_today,
+)
+from .models import DailyItemShipped, DailyKPI, DailyShipping
 
 
 def rollup_range(
@@ -37,6 +47,7 @@ def rollup_range(
     nodes = nodes or _Nodes.load()
     counters = daily_counters(client=client, first=first, last=last, now=now, nodes=nodes)
     shipping = daily_shipping(_Scope([client], first, last), nodes)
+    item_units = daily_item_units(_Scope([client], first, last))
     with scopes_disabled(), transaction.atomic():
         for day, values in counters.items():
             DailyKPI.objects.update_or_create(
@@ -54,6 +65,11 @@ def rollup_range(
                 **values,
             )
             for (_client, day, name, key), values in shipping.items()
+        )
+        DailyItemShipped.objects.filter(client=client, day__gte=first, day__lte=last).delete()
+        DailyItemShipped.objects.bulk_create(
+            DailyItemShipped(client=client, day=day, item_id=item_id, units=units)
+            for (_client, day, item_id), units in item_units.items()
         )
     return len(counters)
 

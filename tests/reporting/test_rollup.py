@@ -123,3 +123,14 @@ def test_the_command_backfills_a_longer_window(week):
     assert DailyKPI.objects.filter(shipping_rolled_up=True).count() == 80
     with pytest.raises(CommandError, match="--days-back"):
         call_command("rollup_kpis", "--days-back", "0")
+
+
+def test_the_rollup_and_the_reports_open_no_tenant_scope_themselves(week):
+    """A worker runs them without a scope: every read of theirs must be scope-free by itself."""
+    from django_scopes import scope
+
+    with scope():  # scoping on, no client: any read that needs a scope would raise
+        assert rollup(days_back=30, now=NOW) == 60
+        report = kpi_report(client_ids=[week.client.pk], start=MON, end=SUN, granularity="week", now=NOW)
+        assert report.totals["orders_shipped"].value == 4
+        assert kpis.movers(client_ids=[week.client.pk], start=MON, end=SUN)[0]
