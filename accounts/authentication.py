@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import hmac
+import threading
+from datetime import datetime
+
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from . import api_key_cache
 from .models import APIKey
 from .selectors import api_key_authenticate
-from .services import api_key_mark_used
+from .services import LAST_USED_RESOLUTION, api_key_hash, api_key_mark_used, split_key
 
 
 class ClientKeyPrincipal:
@@ -36,14 +42,48 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid API key.") from exc
-        key = api_key_authenticate(raw)
+        key = authenticate_key(raw)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        api_key_mark_used(api_key=key)
+        _mark_used(key)
         return (key.staff_user if key.staff_user_id else ClientKeyPrincipal(key), key)
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+def authenticate_key(raw_key: str) -> APIKey | None:
+    """``api_key_authenticate``, from the cache while the key is unchanged (``api_key_cache``);
+    the secret is checked against the key's hash either way."""
+    prefix = split_key(raw_key)
+    if prefix is None:
+        return None
+    key = api_key_cache.cached(prefix)
+    if key is not None and hmac.compare_digest(key.key_hash, api_key_hash(raw_key)):
+        return key
+    key = api_key_authenticate(raw_key)
+    if key is not None:
+        api_key_cache.remember(key)
+    return key
+
+
+# When this process last noted each key's use: a cached key's ``last_used_at`` is as old as the
+# entry, and the write is meant to happen once a minute, not on every request.
+_noted: dict[int, datetime] = {}
+_noted_lock = threading.Lock()
+
+
+def _mark_used(key: APIKey) -> None:
+    noted = _noted.get(key.pk)
+    if noted is not None and (key.last_used_at is None or noted > key.last_used_at):
+        key.last_used_at = noted
+    if key.last_used_at is not None and key.last_used_at >= timezone.now() - LAST_USED_RESOLUTION:
+        return
+    api_key_mark_used(api_key=key)
+    with _noted_lock:
+        if len(_noted) > 10_000:
+            _noted.clear()
+        _noted[key.pk] = key.last_used_at
 
 
 class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):

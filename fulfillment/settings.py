@@ -176,7 +176,8 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="fulfillment")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one Redis client per connection pool (fulfillment/cache.py).
+            "BACKEND": "fulfillment.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -297,6 +298,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Longer than any countdown or ETA we use, so a slow task is not redelivered while it runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, reusing its publishing client (fulfillment/celery.py).
+    CELERY_BROKER_TRANSPORT = "fulfillment.celery:RedisTransport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -93,6 +93,58 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     if connection.vendor != "postgresql":
         model._base_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
         return
+    sql, columns = _insert_sql(model, tuple(fields), (), ())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _columns_of(columns, rows))
+
+
+def insert_returning(
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    returning: Sequence[str] = ("id",),
+    on_conflict_do_nothing: Sequence[str] = (),
+) -> list[tuple]:
+    """``insert_rows``, and the ``returning`` columns of each inserted row (in the order of
+    ``rows``: PostgreSQL inserts ``UNNEST``'s rows in order, as Django's own ``bulk_create`` relies
+    on). With ``on_conflict_do_nothing`` (the columns of a unique constraint) a row that conflicts
+    is skipped and returns nothing, so map the result by a key rather than by position."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        if on_conflict_do_nothing:
+            raise NotImplementedError("ON CONFLICT needs PostgreSQL here")
+        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+        model._base_manager.bulk_create(objs)
+        return [tuple(getattr(obj, name) for name in returning) for obj in objs]
+    sql, columns = _insert_sql(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _columns_of(columns, rows))
+        return cursor.fetchall()
+
+
+def _columns_of(columns: list[Field], rows: Sequence[tuple]) -> list[list]:
+    """The parameters of ``UNNEST``: one array per column."""
+    out = []
+    for i, field in enumerate(columns):
+        values = [row[i] for row in rows]
+        if not all(isinstance(v, _PLAIN) for v in values):
+            values = [_db_value(field, v) for v in values]
+        out.append(values)
+    return out
+
+
+_SQL: dict[tuple, tuple[str, list[Field]]] = {}
+
+
+def _insert_sql(
+    model: type[Model], fields: tuple, returning: tuple, conflict: tuple
+) -> tuple[str, list[Field]]:
+    """The statement (built once per shape: a column's type is costly to render) and its fields."""
+    key = (model, fields, returning, conflict, connection.alias)
+    if (found := _SQL.get(key)) is not None:
+        return found
     meta = model._meta
     columns = [next(f for f in meta.concrete_fields if f.attname == name) for name in fields]
     quote = connection.ops.quote_name
@@ -101,6 +153,11 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
         f"SELECT * FROM UNNEST({arrays})"
     )
-    params = [[_db_value(f, row[i]) for row in rows] for i, f in enumerate(columns)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    if conflict:
+        sql += (
+            f" ON CONFLICT ({', '.join(quote(meta.get_field(name).column) for name in conflict)}) DO NOTHING"
+        )
+    if returning:
+        sql += f" RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}"
+    _SQL[key] = (sql, columns)
+    return sql, columns

@@ -20,7 +20,6 @@ from accounts.models import Client
 from accounts.roles import Perm
 from accounts.services import audit_record
 from inventory.imports import RowError, _decimal, _int, _read
-from inventory.models import Item, ItemBarcode
 
 from . import services
 from .enums import Channel, ServiceLevel
@@ -51,6 +50,7 @@ MAX_LENGTHS["external_reference"] = Order._meta.get_field("external_reference").
 # Orders written per ``order_create_many`` call (one transaction for the whole file still): a big
 # file's orders are not all held in memory at once.
 WRITE_CHUNK = 500
+SERVICE_LEVELS = frozenset(ServiceLevel.values)
 
 
 @dataclass
@@ -84,13 +84,7 @@ def import_orders(*, actor: Actor, client: Client, upload, dry_run: bool) -> Ord
     if result.errors:
         return result
     errors = result.errors
-    taken = set(
-        Order.objects.filter(
-            client=client,
-            channel=Channel.CSV,
-            external_reference__in={row["external_reference"] for _, row in rows},
-        ).values_list("external_reference", flat=True)
-    )
+    taken = services.taken_references(client, Channel.CSV, {row["external_reference"] for _, row in rows})
     groups: OrderedDict[str, dict] = OrderedDict()
     for number, row in rows:
         reference = row["external_reference"]
@@ -161,7 +155,7 @@ def import_orders(*, actor: Actor, client: Client, upload, dry_run: bool) -> Ord
             errors.append(RowError(source["ship_to_email"], "ship_to_email", "Not an e-mail address."))
         level = header["service_level"].lower() or ServiceLevel.STANDARD
         header["service_level"] = level
-        if level not in ServiceLevel.values:
+        if level not in SERVICE_LEVELS:
             errors.append(
                 RowError(
                     source["service_level"],
@@ -233,8 +227,7 @@ def import_orders(*, actor: Actor, client: Client, upload, dry_run: bool) -> Ord
 def _preview(client: Client, groups: OrderedDict[str, dict]) -> list[Preview]:
     """What each order will become: its lines and units, and the holds it will get."""
     codes = {line["sku"] for group in groups.values() for line in group["lines"]}
-    known = set(Item.objects.filter(client=client, sku__in=codes).values_list("sku", flat=True))
-    known |= set(ItemBarcode.objects.filter(client=client, code__in=codes).values_list("code", flat=True))
+    known = services.known_codes(client, codes)
     previews = []
     for reference, group in groups.items():
         h = group["header"]

@@ -6,17 +6,19 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django_scopes import scope
 
 from accounts.actors import Actor
-from accounts.models import US_STATES, Client
+from accounts.models import US_STATES, Client, Warehouse, WarehouseClosure
 from accounts.roles import Perm
 from accounts.services import audit_record
 from fulfillment.geo import zip_point
@@ -139,21 +141,7 @@ def transition_many(
             written.add("cancelled_at")
     orders = [order for order, _to, _reason in changes]
     bulk.update_fields(Order, orders, sorted(written))
-    bulk.insert_rows(
-        OrderEvent,
-        [
-            "actor_user_id",
-            "actor_api_key_id",
-            "actor_label",
-            "client_id",
-            "order_id",
-            "from_status",
-            "to_status",
-            "reason",
-            "created_at",
-        ],
-        events,
-    )
+    bulk.insert_rows(OrderEvent, _EVENT_FIELDS, events)
     from shipments import events as outbox
 
     outbox.emit_many(
@@ -235,12 +223,74 @@ class LineSpec:
 
 
 def _items_by_code(client: Client, codes: set[str]) -> dict[str, Item]:
-    """The client's items by SKU, and by barcode for the codes that are no SKU."""
-    items = {i.sku: i for i in Item.objects.filter(client=client, sku__in=codes)}
+    """The client's items by SKU, and by barcode for the codes that are no SKU. Intake needs only
+    an item's id, SKU and whether it is active: the rest of each row stays deferred (read if
+    anything asks), which spares building thousands of whole items for a batch."""
+    codes.discard("")
+    if not codes:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_ITEMS_SQL, [client.pk, list(codes)])
+            rows = cursor.fetchall()
+        items = {sku: _item(pk, client.pk, sku, active) for pk, sku, active in rows}
+    else:
+        items = {i.sku: i for i in Item.objects.filter(client=client, sku__in=codes)}
     if missing := codes - set(items):
         for code in ItemBarcode.objects.filter(client=client, code__in=missing).select_related("item"):
             items[code.code] = code.item
     return items
+
+
+def known_codes(client: Client, codes: set[str]) -> set[str]:
+    """The codes that name one of the client's items (a SKU, or else a barcode)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_SKUS_SQL, [client.pk, list(codes)])
+            known = {sku for (sku,) in cursor.fetchall()}
+    else:
+        known = set(Item.objects.filter(client=client, sku__in=codes).values_list("sku", flat=True))
+    if missing := codes - known:
+        known |= set(
+            ItemBarcode.objects.filter(client=client, code__in=missing).values_list("code", flat=True)
+        )
+    return known
+
+
+def taken_references(client: Client, channel: str, references: set[str]) -> set[str]:
+    """The references among ``references`` that the client's orders of ``channel`` hold already."""
+    if connection.vendor != "postgresql":
+        return set(
+            Order.objects.filter(
+                client=client, channel=channel, external_reference__in=references
+            ).values_list("external_reference", flat=True)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKEN_SQL, [client.pk, channel, list(references)])
+        return {reference for (reference,) in cursor.fetchall()}
+
+
+_SKUS_SQL = f"SELECT sku FROM {Item._meta.db_table} WHERE client_id = %s AND sku = ANY(%s::varchar[])"
+_TAKEN_SQL = (
+    f"SELECT external_reference FROM {Order._meta.db_table} "
+    "WHERE client_id = %s AND channel = %s AND external_reference = ANY(%s::varchar[])"
+)
+
+
+def _item(pk: int, client_id: int, sku: str, active: bool) -> Item:
+    """``Item.from_db(alias, ["id", "client_id", "sku", "active"], ...)``: an item loaded from
+    the database with those fields and the others deferred (read if anything asks), set up as
+    ``from_db`` leaves it without going through ``__init__`` for each of a batch's items."""
+    item = Item.__new__(Item)
+    item.__dict__.update(id=pk, client_id=client_id, sku=sku, active=active)
+    item._state = ModelState()
+    item._state.adding, item._state.db = False, connection.alias
+    return item
+
+
+_ITEMS_SQL = (
+    f"SELECT id, sku, active FROM {Item._meta.db_table} WHERE client_id = %s AND sku = ANY(%s::varchar[])"
+)
 
 
 def _clean_lines(
@@ -318,17 +368,40 @@ ALLOCATION_TASK_CHUNK = 2_000
 # --- intake --------------------------------------------------------------------------------------
 
 ORDER_ARGUMENTS = ("external_reference", "lines", "ship_to", "channel", "received_at")
+_ORDER_KEYS = frozenset(HEADER_FIELDS) | frozenset(ORDER_ARGUMENTS)
+_CHANNELS = frozenset(Channel.values)
+_SERVICE_LEVELS = frozenset(ServiceLevel.values)
+_ORDER_TYPES = frozenset(OrderType.values)
 
 
-@dataclass
 class Created:
     """An order intake wrote, with the rows written beside it: while its transaction is open
-    nobody else can have changed them, so a response can be built without reading them back."""
+    nobody else can have changed them, so a response can be built without reading them back.
 
-    order: Order
-    lines: list[OrderLine]
-    holds: list[OrderHold]
-    events: list[OrderEvent]
+    A batch writes its lines, holds and events from plain values; their model instances are made
+    only when someone asks (the API's one-order answer), not for each of a CSV file's orders."""
+
+    def __init__(self, order: Order, lines=(), holds=(), events=(), *, build=None):
+        self.order = order
+        self._rows = None if build is not None else (list(lines), list(holds), list(events))
+        self._build = build
+
+    def _built(self) -> tuple[list[OrderLine], list[OrderHold], list[OrderEvent]]:
+        if self._rows is None:
+            self._rows = self._build()
+        return self._rows
+
+    @property
+    def lines(self) -> list[OrderLine]:
+        return self._built()[0]
+
+    @property
+    def holds(self) -> list[OrderHold]:
+        return self._built()[1]
+
+    @property
+    def events(self) -> list[OrderEvent]:
+        return self._built()[2]
 
 
 @dataclass
@@ -345,19 +418,125 @@ class _Draft:
 
 def _check_header(raw: dict[str, Any]) -> tuple[str, str]:
     """The checks that come before the duplicate check; the order's (channel, reference)."""
-    if unknown := set(raw) - set(HEADER_FIELDS) - set(ORDER_ARGUMENTS):
+    if unknown := raw.keys() - _ORDER_KEYS:
         raise ValidationError({f: ["Unknown field."] for f in unknown})
     reference = (raw["external_reference"] or "").strip()
     if not reference:
         raise ValidationError({"external_reference": ["This field is required."]})
     channel = raw.get("channel", Channel.API)
-    if channel not in Channel.values:
+    if channel not in _CHANNELS:
         raise ValidationError({"channel": [f"Choose one of: {', '.join(Channel.values)}."]})
-    if raw.get("service_level", ServiceLevel.STANDARD) not in ServiceLevel.values:
+    if raw.get("service_level", ServiceLevel.STANDARD) not in _SERVICE_LEVELS:
         raise ValidationError({"service_level": [f"Choose one of: {', '.join(ServiceLevel.values)}."]})
-    if raw.get("order_type", OrderType.DTC) not in OrderType.values:
+    if raw.get("order_type", OrderType.DTC) not in _ORDER_TYPES:
         raise ValidationError({"order_type": [f"Choose one of: {', '.join(OrderType.values)}."]})
     return channel, reference
+
+
+def _plainly_valid(field) -> Any:
+    """For a field whose value ``Model.full_clean`` would pass through unchanged when it is of the
+    plain kind checked here, that check (``value -> bool``); None when only ``field.clean`` can
+    say. A value the check does not pass still goes to ``field.clean``, for its exact message."""
+    from django.core import validators
+    from django.db import models
+
+    kinds = {type(v) for v in field.validators}
+    if type(field) in (models.CharField, models.TextField) and kinds <= {
+        validators.MaxLengthValidator,
+        validators.ProhibitNullCharactersValidator,
+    }:
+        limit = field.max_length or 0
+        allowed = frozenset(str(k) for k, _ in field.flatchoices) if field.choices else None
+        blank = field.blank
+
+        def check(value) -> bool:
+            return (
+                isinstance(value, str)  # (a str enum member too: to_python keeps it as it is)
+                and (not limit or len(value) <= limit)
+                and "\x00" not in value
+                and (blank or value != "")
+                and (allowed is None or value in allowed)
+            )
+
+        return check
+    if (
+        type(field) is models.EmailField
+        and validators.EmailValidator in kinds
+        and kinds <= {validators.EmailValidator, validators.MaxLengthValidator}
+    ):
+        limit = field.max_length
+        return lambda value: type(value) is str and len(value) <= limit and plain_email(value)
+    if type(field) is models.DateTimeField and not field.validators:
+        return lambda value: isinstance(value, datetime)
+    if type(field) is models.BooleanField and not field.validators:
+        return lambda value: type(value) is bool
+    return None
+
+
+# A subset of the addresses Django's ``EmailValidator`` accepts (dot-atom local part of the
+# common characters; host names of letters, digits and inner hyphens; a TLD of letters), checked
+# by one match instead of the validator's several: an address it does not match is still given to
+# the validator. ``tests/orders/test_intake_checks.py`` checks that it accepts nothing Django refuses.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def plain_email(value: str) -> bool:
+    """Whether ``value`` is an e-mail address of the plain kind every validator accepts."""
+    return len(value) <= 254 and value.isascii() and _PLAIN_EMAIL.fullmatch(value) is not None
+
+
+_ORDER_CHECKS: list | None = None
+
+
+def _order_checks() -> list:
+    global _ORDER_CHECKS
+    if _ORDER_CHECKS is None:
+        _ORDER_CHECKS = [
+            (f, _plainly_valid(f))
+            for f in Order._meta.fields
+            if f.name not in ("client", "warehouse") and not f.generated
+        ]
+    return _ORDER_CHECKS
+
+
+_ORDER_DEFAULTS: list | None = None
+
+
+def _new_order(client: Client, values: dict[str, Any]) -> Order:
+    """``Order(client=client, **values)`` (``values`` by attribute name, every one a concrete
+    field): built from positional values, Django's quick path, instead of matching keywords to
+    the model's forty-odd fields one by one."""
+    global _ORDER_DEFAULTS
+    if _ORDER_DEFAULTS is None:
+        _ORDER_DEFAULTS = [(f.attname, f.get_default) for f in Order._meta.concrete_fields]
+    values["client_id"] = client.pk
+    order = Order(*[values.pop(name) if name in values else default() for name, default in _ORDER_DEFAULTS])
+    if values:
+        raise TypeError(f"Order has no field(s) {', '.join(values)}")
+    order.client = client
+    return order
+
+
+def _clean_order_fields(order: Order) -> None:
+    """``order.full_clean(exclude=["client", "warehouse"], validate_unique=False,
+    validate_constraints=False)`` (``Order`` has no ``clean()``) with the same errors, without
+    calling every field's validators for values that plainly pass them."""
+    errors = {}
+    for field, plain in _order_checks():
+        value = getattr(order, field.attname)
+        if field.blank and value in field.empty_values:
+            continue
+        if plain is not None and plain(value):
+            continue
+        try:
+            setattr(order, field.attname, field.clean(value, order))
+        except ValidationError as exc:
+            errors[field.name] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
 
 
 def _draft_order(draft: _Draft, client: Client, raw: dict[str, Any], items: dict[str, Item], now) -> None:
@@ -366,15 +545,17 @@ def _draft_order(draft: _Draft, client: Client, raw: dict[str, Any], items: dict
     header = {k: v for k, v in raw.items() if k not in ORDER_ARGUMENTS}
     cleaned = _clean_ship_to(raw["ship_to"])
     draft.specs = _clean_lines(client, raw["lines"], items=items)
-    order = Order(
-        client=client,
-        channel=channel,
-        external_reference=reference,
-        received_at=raw.get("received_at") or now,
-        **cleaned,
-        **header,
+    order = _new_order(
+        client,
+        {
+            "channel": channel,
+            "external_reference": reference,
+            "received_at": raw.get("received_at") or now,
+            **cleaned,
+            **header,
+        },
     )
-    order.full_clean(exclude=["client", "warehouse"], validate_unique=False, validate_constraints=False)
+    _clean_order_fields(order)
     draft.order = order
     draft.holds = [(HoldKind.EXCEPTION, reason) for reason in _sku_problems(draft.specs)]
     if problems := address_problems(cleaned):
@@ -404,9 +585,7 @@ class _Placement:
 
     def ship_by(self, order: Order):
         if self._nodes is None:
-            self._nodes = list(
-                self.client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk")
-            )
+            self._nodes = _active_nodes(self.client)
         zip_code = order.ship_to_zip
         if zip_code not in self._nearest:
             nodes = clock.nearest_first(self._nodes, zip_code)
@@ -421,6 +600,39 @@ class _Placement:
                 service_level=order.service_level,
             )
         return self._deadlines[key]
+
+
+def _active_nodes(client: Client) -> list[Warehouse]:
+    """``client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk")`` with
+    what the clock reads of each node (id, ZIP, time zone, closures) in one statement."""
+    if connection.vendor != "postgresql":
+        return list(client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(_NODES_SQL, [client.pk])
+        rows = cursor.fetchall()
+    nodes = []
+    for pk, zip_code, time_zone, dates in rows:
+        node = Warehouse.from_db(connection.alias, ["id", "zip_code", "time_zone"], (pk, zip_code, time_zone))
+        closures = QuerySet(model=WarehouseClosure)
+        closures._result_cache = [WarehouseClosure(warehouse_id=pk, date=d) for d in dates]
+        closures._prefetch_done = True
+        node._prefetched_objects_cache = {"closures": closures}
+        nodes.append(node)
+    return nodes
+
+
+def _nodes_sql() -> str:
+    through = Client.warehouses.through._meta
+    return (
+        f"SELECT w.id, w.zip_code, w.time_zone, "
+        f"COALESCE(ARRAY(SELECT c.date FROM {WarehouseClosure._meta.db_table} c "
+        f"WHERE c.warehouse_id = w.id ORDER BY c.id), '{{}}') "
+        f"FROM {Warehouse._meta.db_table} w JOIN {through.db_table} cw ON cw.warehouse_id = w.id "
+        f"WHERE cw.client_id = %s AND w.active ORDER BY w.id"
+    )
+
+
+_NODES_SQL = _nodes_sql()
 
 
 def order_create_many(
@@ -459,6 +671,7 @@ def _create_many(
     # An order that failed its checks is still a duplicate if its reference exists: look those up
     # now; the others' references are checked by the unique constraint when they are inserted.
     existing = _existing_orders(client, {d.key for d in drafts if d.error})
+    placement = _Placement(client)
     while True:
         first: dict[tuple[str, str], _Draft] = {}
         for draft in drafts:
@@ -467,17 +680,22 @@ def _create_many(
         written = list(first.values())
         if not written:
             break
-        try:
-            with transaction.atomic():
-                _write_orders(actor, client, written, placement=_Placement(client))
+        taken = _write_orders(client, written, placement=placement, now=now)
+        if not taken:
             break
-        except IntegrityError:
-            # An order of the same reference committed meanwhile: that one is the order.
-            found = _existing_orders(client, set(first))
-            if not found:
-                raise
-            existing.update(found)
-    created = _write_rows(actor, client, written)
+        # An order of the same reference committed meanwhile: that one is the order.
+        found = _existing_orders(client, taken)
+        if len(found) != len(taken):
+            raise IntegrityError(
+                f"Order references conflicted but were not found: {sorted(taken - set(found))}"
+            )
+        existing.update(found)
+        if connection.vendor == "postgresql":
+            # The others are inserted (ON CONFLICT DO NOTHING skipped only these).
+            written = [d for d in written if d.key not in taken]
+            first = {d.key: d for d in written}
+            break
+    created = _write_rows(actor, client, written, now=now)
     for draft in drafts:
         earlier = first.get(draft.key)
         if draft.key in existing:
@@ -491,8 +709,25 @@ def _create_many(
     return outcomes
 
 
-def _write_orders(actor: Actor, client: Client, drafts: list[_Draft], *, placement: _Placement) -> None:
-    """Insert the orders: on hold (with the holds' reasons) or released with their ship-by."""
+_ORDER_COLUMNS: list | None = None
+
+
+def _order_columns() -> list:
+    global _ORDER_COLUMNS
+    if _ORDER_COLUMNS is None:
+        _ORDER_COLUMNS = [f for f in Order._meta.concrete_fields if not f.primary_key]
+    return _ORDER_COLUMNS
+
+
+def _write_orders(
+    client: Client, drafts: list[_Draft], *, placement: _Placement, now
+) -> set[tuple[str, str]]:
+    """Insert the orders: on hold (with the holds' reasons) or released with their ship-by. The
+    references another order holds already (committed meanwhile) are not inserted: returned.
+
+    On PostgreSQL one ``INSERT ... SELECT FROM UNNEST ... ON CONFLICT DO NOTHING RETURNING``: a
+    conflict waits for the other transaction like the unique constraint would, and skips only
+    that order (no savepoint to roll back and retry)."""
     for draft in drafts:
         order = draft.order
         order.status = OrderStatus.RECEIVED  # (again, when a duplicate made the first try fail)
@@ -502,23 +737,126 @@ def _write_orders(actor: Actor, client: Client, drafts: list[_Draft], *, placeme
         else:
             order.status, order.released_at = OrderStatus.RECEIVED, order.received_at
             order.ship_by = placement.ship_by(order)
-    Order.objects.bulk_create([d.order for d in drafts])
+        order.created_at = order.updated_at = now
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                Order.objects.bulk_create([d.order for d in drafts])
+        except IntegrityError:
+            taken = set(_existing_orders(client, {d.key for d in drafts}))
+            if not taken:
+                raise
+            return taken
+        return set()
+    columns = _order_columns()
+    ids = bulk.insert_returning(
+        Order,
+        [f.attname for f in columns],
+        [tuple(getattr(d.order, f.attname) for f in columns) for d in drafts],
+        returning=("id", "channel", "external_reference"),
+        on_conflict_do_nothing=("client_id", "channel", "external_reference"),
+    )
+    pks = {(channel, reference): pk for pk, channel, reference in ids}
+    taken = set()
+    for draft in drafts:
+        if (pk := pks.get(draft.key)) is None:
+            taken.add(draft.key)
+        else:
+            draft.order.pk = pk
+            draft.order._state.adding, draft.order._state.db = False, connection.alias
+    return taken
 
 
-def _write_rows(actor: Actor, client: Client, drafts: list[_Draft]) -> dict[int, Created]:
+_LINE_FIELDS = ("client_id", "order_id", "sku", "item_id", "quantity", "unit_price", "customs_value")
+_EVENT_FIELDS = (
+    "actor_user_id",
+    "actor_api_key_id",
+    "actor_label",
+    "client_id",
+    "order_id",
+    "from_status",
+    "to_status",
+    "reason",
+    "created_at",
+)
+_HOLD_FIELDS = (
+    "actor_user_id",
+    "actor_api_key_id",
+    "actor_label",
+    "client_id",
+    "order_id",
+    "kind",
+    "reason",
+    "placed_at",
+    "released_by",
+)
+
+
+def _write_rows(actor: Actor, client: Client, drafts: list[_Draft], *, now) -> dict[int, Created]:
     """The rows beside the inserted orders: lines, status events, holds, the outbox; then each
-    released order's allocation is queued for after the commit."""
+    released order's allocation is queued for after the commit. One statement per kind of row,
+    from plain values (a model instance per row costs more than the database's work)."""
     from shipments import events as outbox
 
-    stamp = _stamp(actor)
-    created = {}
-    lines, received, held = [], [], []
-    holds = []
+    stamp = (
+        actor.user.pk if actor.user else None,
+        actor.api_key.pk if actor.api_key else None,
+        actor.label[:200],
+    )
+    lines, received, held, holds = [], [], [], []
     for draft in drafts:
-        order = draft.order
-        result = created[draft.index] = Created(order, [], [], [])
+        order_id = draft.order.pk
         for s in draft.specs:
-            line = OrderLine(
+            item_id = s.item.pk if s.item is not None else None
+            lines.append((client.pk, order_id, s.sku, item_id, s.quantity, s.unit_price, s.customs_value))
+        received.append(
+            (*stamp, client.pk, order_id, "", OrderStatus.RECEIVED, f"via {draft.order.channel}", now)
+        )
+        if draft.holds:
+            for kind, reason in draft.holds:
+                holds.append((*stamp, client.pk, order_id, kind, reason, now, ""))
+            reason = "; ".join(r for _, r in draft.holds)[:500]
+            held.append((*stamp, client.pk, order_id, OrderStatus.RECEIVED, OrderStatus.ON_HOLD, reason, now))
+    line_ids = bulk.insert_returning(OrderLine, _LINE_FIELDS, lines)
+    bulk.insert_rows(OrderEvent, _EVENT_FIELDS, received + held)  # each order's received event first
+    hold_ids = bulk.insert_returning(OrderHold, _HOLD_FIELDS, holds)
+    _enqueue_allocations([d.order for d in drafts if not d.holds])
+    outbox.emit_many((client.pk, "order.created", outbox.order_data(d.order)) for d in drafts)
+
+    created = {}
+    line_at = hold_at = 0
+    for draft in drafts:
+        n_lines, n_holds = len(draft.specs), len(draft.holds)
+        built = _Built(
+            actor,
+            client,
+            draft,
+            [pk for (pk,) in line_ids[line_at : line_at + n_lines]],
+            [pk for (pk,) in hold_ids[hold_at : hold_at + n_holds]],
+            now,
+        )
+        line_at, hold_at = line_at + n_lines, hold_at + n_holds
+        created[draft.index] = Created(draft.order, build=built)
+    return created
+
+
+@dataclass
+class _Built:
+    """The model instances of one created order's rows, made on demand (``Created``)."""
+
+    actor: Actor
+    client: Client
+    draft: _Draft
+    line_ids: list[int]
+    hold_ids: list[int]
+    now: Any
+
+    def __call__(self) -> tuple[list[OrderLine], list[OrderHold], list[OrderEvent]]:
+        client, draft, order, now = self.client, self.draft, self.draft.order, self.now
+        stamp = _stamp(self.actor)
+        lines = [
+            OrderLine(
+                id=pk,
                 client=client,
                 order=order,
                 sku=s.sku,
@@ -527,34 +865,37 @@ def _write_rows(actor: Actor, client: Client, drafts: list[_Draft]) -> dict[int,
                 unit_price=s.unit_price,
                 customs_value=s.customs_value,
             )
-            result.lines.append(line)
-            lines.append(line)
-        event = OrderEvent(
-            client=client, order=order, to_status=OrderStatus.RECEIVED, reason=f"via {order.channel}", **stamp
-        )
-        result.events.append(event)
-        received.append(event)
-        if draft.holds:
-            for kind, reason in draft.holds:
-                hold = OrderHold(client=client, order=order, kind=kind, reason=reason, **stamp)
-                result.holds.append(hold)
-                holds.append(hold)
-            event = OrderEvent(
+            for pk, s in zip(self.line_ids, draft.specs, strict=True)
+        ]
+        holds = [
+            OrderHold(id=pk, client=client, order=order, kind=kind, reason=reason, placed_at=now, **stamp)
+            for pk, (kind, reason) in zip(self.hold_ids, draft.holds, strict=True)
+        ]
+        events = [
+            OrderEvent(
                 client=client,
                 order=order,
-                from_status=OrderStatus.RECEIVED,
-                to_status=OrderStatus.ON_HOLD,
-                reason="; ".join(r for _, r in draft.holds)[:500],
+                to_status=OrderStatus.RECEIVED,
+                reason=f"via {order.channel}",
+                created_at=now,
                 **stamp,
             )
-            result.events.append(event)
-            held.append(event)
-    OrderLine.objects.bulk_create(lines)
-    OrderEvent.objects.bulk_create(received + held)  # each order's received event first
-    OrderHold.objects.bulk_create(holds)
-    _enqueue_allocations([d.order for d in drafts if not d.holds])
-    outbox.emit_many((client.pk, "order.created", outbox.order_data(d.order)) for d in drafts)
-    return created
+        ]
+        if draft.holds:
+            events.append(
+                OrderEvent(
+                    client=client,
+                    order=order,
+                    from_status=OrderStatus.RECEIVED,
+                    to_status=OrderStatus.ON_HOLD,
+                    reason="; ".join(r for _, r in draft.holds)[:500],
+                    created_at=now,
+                    **stamp,
+                )
+            )
+        for row in (*lines, *holds, *events):
+            row._state.adding, row._state.db = False, connection.alias
+        return lines, holds, events
 
 
 def order_create(

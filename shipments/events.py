@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from .models import Event, WebhookSubscription
@@ -41,10 +42,41 @@ def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[Event]:
     rows = [Event(client_id=client_id, type=type, payload=data) for client_id, type, data in events]
     if not rows:
         return []
-    with scopes_disabled():
-        Event.objects.bulk_create(rows)
+    if connection.vendor == "postgresql":
+        _insert(rows)
+    else:
+        with scopes_disabled():
+            Event.objects.bulk_create(rows)
     fan_out_after_commit([(e.pk, e.client_id) for e in rows])
     return rows
+
+
+def _insert(rows: list[Event]) -> None:
+    """``bulk_create`` as one ``INSERT ... SELECT FROM UNNEST ... RETURNING id`` from the rows'
+    values (Django's prepares every value of every row through its field: at a batch intake's
+    thousands of events that costs more than the database's work)."""
+    now = timezone.now()
+    payload = Event._meta.get_field("payload")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                [e.client_id for e in rows],
+                [e.type for e in rows],
+                [payload.get_db_prep_save(e.payload, connection) for e in rows],
+                [now] * len(rows),
+            ],
+        )
+        ids = cursor.fetchall()
+    for event, (pk,) in zip(rows, ids, strict=True):
+        event.pk, event.created_at = pk, now
+        event._state.adding, event._state.db = False, connection.alias
+
+
+_INSERT_SQL = (
+    f"INSERT INTO {Event._meta.db_table} (client_id, type, payload, created_at) "
+    "SELECT * FROM UNNEST(%s::bigint[], %s::varchar[], %s::jsonb[], %s::timestamptz[]) RETURNING id"
+)
 
 
 def fan_out_after_commit(events: list[tuple[int, int]]) -> None:

@@ -282,3 +282,45 @@ def test_concurrent_requests_with_one_key_create_one_object():
     created_ids = {body["id"] for s, body in results if s == 201}
     assert len(created_ids) == 1, results
     assert APIKey.all_objects.filter(client=tenant.client, name="Concurrent").count() == 1
+
+
+def test_throttle_admits_exactly_the_rate_under_concurrent_requests(settings):
+    """The window is checked and recorded in one atomic step: requests at the same moment cannot
+    each see room for themselves (DRF's read-modify-write of one cache entry could)."""
+    from types import SimpleNamespace
+
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from fulfillment.api.throttling import PrincipalRateThrottle
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"principal": "5/min", "anonymous": "5/min"},
+    }
+    api_settings.reload()
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        key = SimpleNamespace(pk=987654, key_hash="x")
+        request = SimpleNamespace(user=SimpleNamespace(is_authenticated=True, pk=None), auth=key, META={})
+        start, results = threading.Barrier(20), []
+
+        def hit():
+            start.wait()
+            throttle = PrincipalRateThrottle()
+            results.append((throttle.allow_request(request, None), throttle.wait()))
+
+        threads = [threading.Thread(target=hit) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(allowed for allowed, _ in results) == 5
+        assert all(0 < wait <= 60 for allowed, wait in results if not allowed), results
+    finally:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"principal": "1200/min", "anonymous": "60/min"},
+        }
+        api_settings.reload()
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES

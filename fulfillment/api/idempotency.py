@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -104,19 +104,51 @@ def begin(request) -> IdempotencyRecord | None:
 def _claim(**fields) -> IdempotencyRecord:
     """Insert the in-flight record, committed before the request runs: in autocommit one
     statement is its own transaction (no BEGIN and COMMIT around it); inside a caller's
-    transaction, a savepoint keeps a conflict from breaking it."""
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(**fields)
-    return IdempotencyRecord.objects.create(**fields)
+    transaction, a savepoint keeps a conflict from breaking it. A key claimed already is an
+    ``IntegrityError``, as the unique constraint raises it."""
+    if connection.vendor != "postgresql":
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(**fields)
+        return IdempotencyRecord.objects.create(**fields)
+    # ON CONFLICT DO NOTHING: a taken key inserts nothing and raises nothing (no savepoint needed).
+    record = IdempotencyRecord(**fields, state=IdempotencyRecord.State.IN_FLIGHT, created_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [getattr(record, name) for name in _CLAIM_FIELDS])
+        row = cursor.fetchone()
+    if row is None:
+        raise IntegrityError("This Idempotency-Key is taken.")
+    record.pk = row[0]
+    record._state.adding, record._state.db = False, connection.alias
+    return record
+
+
+_CLAIM_FIELDS = ("principal", "key", "fingerprint", "method", "path", "state", "locked_at", "created_at")
+_TABLE = IdempotencyRecord._meta.db_table
+_CLAIM_SQL = (
+    f"INSERT INTO {_TABLE} ({', '.join(_CLAIM_FIELDS)}) VALUES ({', '.join(['%s'] * len(_CLAIM_FIELDS))}) "
+    "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
+)
+_COMPLETE_SQL = (
+    f"UPDATE {_TABLE} SET state = %s, response_status = %s, response_body = %s::jsonb WHERE id = %s"
+)
 
 
 def complete(record: IdempotencyRecord, response: Response) -> None:
-    """Store the response (inside the request's transaction) so a retry replays it."""
-    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.COMPLETED, response_status=response.status_code, response_body=body
-    )
+    """Store the response (inside the request's transaction) so a retry replays it: the body as
+    the client receives it (DRF's JSON), stored as it is rendered."""
+    body = JSONRenderer().render(response.data).decode() if response.data is not None else None
+    if connection.vendor != "postgresql":
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            state=IdempotencyRecord.State.COMPLETED,
+            response_status=response.status_code,
+            response_body=json.loads(body) if body is not None else None,
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL, [IdempotencyRecord.State.COMPLETED, response.status_code, body, record.pk]
+        )
 
 
 def release(record: IdempotencyRecord) -> None:

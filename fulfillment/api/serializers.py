@@ -43,6 +43,45 @@ class FastRowsMixin:
         return _apply(plan, instance)
 
 
+def represent(serializer, instance) -> dict:
+    """``serializer.to_representation(instance)`` for one object, through a plan as
+    ``FastRowsMixin`` makes, kept on the serializer, its nested lists of model rows planned too:
+    for a serializer kept and reused for many single objects (the intake's answer, one serializer
+    per thread), where the plan is made once."""
+    plan = serializer.__dict__.get("_object_plan")
+    if plan is None:
+        model = serializer.Meta.model
+        plan = serializer._object_plan = [
+            (field.field_name, _rows_getter(field) or _row_getter(field, serializer, model))
+            for field in serializer._readable_fields
+        ]
+    return _apply(plan, instance)
+
+
+def _rows_getter(field):
+    """For a nested list of model rows (``many=True`` of a model serializer, by a plain
+    attribute): ``instance -> [row, ...]`` through the child's plan; else None."""
+    from django.db.models.manager import BaseManager
+    from rest_framework import serializers
+
+    if not (
+        isinstance(field, serializers.ListSerializer)
+        and type(field).to_representation is serializers.ListSerializer.to_representation
+        and isinstance(field.child, serializers.ModelSerializer)
+        and type(field.child).to_representation
+        in (serializers.Serializer.to_representation, FastRowsMixin.to_representation)
+        and len(field.source_attrs) == 1
+    ):
+        return None  # something of its own: DRF's path
+    plan, attr = _row_plan(field.child, field.child.Meta.model), field.source_attrs[0]
+
+    def rows(obj):
+        value = getattr(obj, attr)
+        return [_apply(plan, row) for row in (value.all() if isinstance(value, BaseManager) else value)]
+
+    return rows
+
+
 _SKIP = object()
 
 

@@ -8,7 +8,7 @@ from accounts.models import Client
 from fulfillment.api.serializers import FastRowsMixin, UpdateRulesMixin
 from inventory.api.serializers import ActorChoicesMixin
 from orders import selectors
-from orders.enums import Channel, HoldKind, OrderType, ServiceLevel
+from orders.enums import Channel, HoldKind, OrderStatus, OrderType, ServiceLevel
 from orders.models import Allocation, Order, OrderEvent, OrderHold, OrderLine, ShopifyConnection
 
 MAX_BULK = 500
@@ -318,6 +318,8 @@ class OrderSerializer(OrderListSerializer):
 
     @extend_schema_field(IncomingASNSerializer(many=True))
     def get_incoming_asns(self, order) -> list[dict]:
+        if order.status != OrderStatus.BACKORDERED:
+            return []  # what ``selectors.incoming_asns`` gives such an order, without its query set
         return IncomingASNSerializer(selectors.incoming_asns(order=order), many=True).data
 
 
