@@ -163,7 +163,8 @@ class Alert(models.Model):
     occurrence) whatever runs the sweeps; ``occurrence`` tells a new episode from the same one (an
     order's ship-by, the day stock went low...)."""
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the composite indexes below, which start with it.
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+", db_index=False)
     rule = models.CharField(max_length=24, choices=AlertRule.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     object_type = models.CharField(max_length=24, help_text="order, asn, shipment, stock, client")

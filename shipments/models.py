@@ -484,7 +484,8 @@ class Event(models.Model):
     the cursor of the pull feed; deliveries to subscriptions are made from it after commit."""
 
     id = models.BigAutoField(primary_key=True)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the composite indexes below, which start with it.
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+", db_index=False)
     type = models.CharField(max_length=40)
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
