@@ -31,13 +31,15 @@ object keeps matching it (``by_object``), so a second day low does not open a se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from string import Formatter
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -623,10 +625,8 @@ def _sql_number(prefix: str, column: str, width: int) -> str:
 def _sql_format(template: str, fields: dict[str, str]) -> tuple[str, list[str]]:
     """A ``str.format`` template as a SQL concatenation: literal text as parameters, each
     ``{field}`` as the SQL expression ``fields`` gives for it."""
-    import string
-
     parts, params = [], []
-    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+    for literal, name, _spec, _conversion in Formatter().parse(template):
         if literal:
             parts.append("%s")
             params.append(literal)
@@ -790,7 +790,7 @@ def announce(alert_ids: list[int], event_type: str) -> None:
     if not alert_ids:
         return
     if _is_postgres():
-        with _cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {Event._meta.db_table} (client_id, type, payload, created_at)
@@ -809,15 +809,7 @@ def announce(alert_ids: list[int], event_type: str) -> None:
 
 
 def _is_postgres() -> bool:
-    from django.db import connection
-
     return connection.vendor == "postgresql"
-
-
-def _cursor():
-    from django.db import connection
-
-    return connection.cursor()
 
 
 def _lock() -> str:
@@ -833,18 +825,14 @@ def resolve_alerts(alert_ids: list[int], *, now: datetime, by: str) -> list[int]
 
     if not alert_ids:
         return []
-    table = Alert._meta.db_table
-    with _cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} SET resolved_at = %s, resolved_by = %s
-            WHERE id IN (SELECT id FROM {table} WHERE id IN ({ids_sql()}) AND resolved_at IS NULL{_lock()})
-              AND resolved_at IS NULL
-            RETURNING id
-            """,
-            [now, by, ids_param(alert_ids)],
-        )
-        ids = sorted(row[0] for row in cursor.fetchall())
+    rows = update_locked(
+        "resolved_at = %s, resolved_by = %s",
+        [now, by],
+        where=f"id IN ({ids_sql()}) AND resolved_at IS NULL",
+        where_params=[ids_param(alert_ids)],
+        returning="id",
+    )
+    ids = [pk for (pk,) in rows]
     announce(ids, EventType.ALERT_RESOLVED)
     return ids
 
@@ -856,8 +844,6 @@ def ids_sql() -> str:
 
 
 def ids_param(ids: Iterable[int]):
-    import json
-
     ids = list(ids)
     return ids if _is_postgres() else json.dumps(ids)
 
@@ -865,17 +851,26 @@ def ids_param(ids: Iterable[int]):
 def _claim_unannounced(rule: str, now: datetime) -> list[tuple[int, int, str]]:
     """The rule's open alerts nobody announced yet, locked and marked in this transaction:
     [(id, client id, severity)] in id order."""
+    return update_locked(
+        "notified_at = %s",
+        [now],
+        where="rule = %s AND resolved_at IS NULL AND notified_at IS NULL",
+        where_params=[rule],
+        returning="id, client_id, severity",
+    )
+
+
+def update_locked(assignments: str, params: list, *, where: str, where_params: list, returning: str) -> list:
+    """``UPDATE`` the alerts matching ``where`` once their rows are locked in primary-key order,
+    checking ``where`` again on the locked rows (what a concurrent transaction changed first is
+    left alone, so each change happens once); the ``returning`` columns of the rows updated, in id
+    order. The resolution, announcement and digest claims of alerts."""
     table = Alert._meta.db_table
-    with _cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            UPDATE {table} SET notified_at = %s
-            WHERE id IN (SELECT id FROM {table}
-                         WHERE rule = %s AND resolved_at IS NULL AND notified_at IS NULL{_lock()})
-              AND notified_at IS NULL
-            RETURNING id, client_id, severity
-            """,
-            [now, rule],
+            f"UPDATE {table} SET {assignments} "
+            f"WHERE id IN (SELECT id FROM {table} WHERE {where}{_lock()}) AND {where} RETURNING {returning}",
+            [*params, *where_params, *where_params],
         )
         return sorted(cursor.fetchall())
 
@@ -885,8 +880,6 @@ HITS_TABLE = "reporting_alert_hits"
 
 def _load_hits(cursor, hits: list[Hit]) -> None:
     """Python-built hits into the hits table: one statement."""
-    import json
-
     rows = [
         (h.client_id, h.object_type, h.object_id, h.occurrence, h.title, json.dumps(h.detail)) for h in hits
     ]
@@ -929,7 +922,7 @@ def sweep_rule(rule: str, *, now: datetime | None = None) -> SweepResult:
     same = "a.object_type = h.object_type AND a.object_id = h.object_id" + (
         "" if spec.by_object else " AND a.occurrence = h.occurrence"
     )
-    with scopes_disabled(), transaction.atomic(), _cursor() as cursor:
+    with scopes_disabled(), transaction.atomic(), connection.cursor() as cursor:
         scope = RuleScope.load(rule)
         detail_type = "jsonb" if _is_postgres() else "text"
         cursor.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")

@@ -26,7 +26,7 @@ from django_scopes import scopes_disabled
 from accounts.enums import Role
 from accounts.models import Client
 
-from .alerts import ids_param, ids_sql
+from .alerts import ids_param, ids_sql, update_locked
 from .models import Alert
 
 
@@ -136,18 +136,14 @@ def send_digest(*, now: datetime | None = None) -> int:
     link to the client's alerts for the rest (a storm day stays a readable message, and the task
     reads a few rows per client whatever the count). Returns messages sent."""
     now = now or timezone.now()
-    table = Alert._meta.db_table
-    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} SET digested_at = %s
-            WHERE id IN (SELECT id FROM {table} WHERE digested_at IS NULL{lock}) AND digested_at IS NULL
-            RETURNING id, client_id, opened_at, resolved_at
-            """,
+    with transaction.atomic():
+        claimed = update_locked(
+            "digested_at = %s",
             [now],
+            where="digested_at IS NULL",
+            where_params=[],
+            returning="id, client_id, opened_at, resolved_at",
         )
-        claimed = cursor.fetchall()
     if not claimed:
         return 0
     per_client: dict[int, list[tuple]] = defaultdict(list)
