@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+
+from fulfillment.cache import mark_stale
 
 from .models import APIKey, Client, User
 
 TTL_SECONDS = 10
-_STALE = "stale"
 
 
 def _cache_key(prefix: str) -> str:
@@ -46,11 +46,7 @@ def remember(key: APIKey) -> None:
 
 def forget(prefixes: Iterable[str]) -> None:
     """Mark these keys' entries stale now and after the commit of the change that calls it."""
-    stale = {_cache_key(prefix): _STALE for prefix in prefixes}
-    if not stale:
-        return
-    cache.set_many(stale, TTL_SECONDS)
-    transaction.on_commit(lambda: cache.set_many(stale, TTL_SECONDS))
+    mark_stale((_cache_key(prefix) for prefix in prefixes), TTL_SECONDS)
 
 
 def forget_keys_of(*, client_id: int | None = None, staff_user_id: int | None = None) -> None:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from . import node_cache
 from .actors import Actor
 from .enums import CLIENT_ROLES, STAFF_ROLES, KeyScope, Role
 from .models import APIKey, AuditEvent, Client, User, Warehouse, WarehouseClosure
@@ -207,6 +208,7 @@ def _set_closures(warehouse: Warehouse, closures: list[dict] | None, changes: di
     WarehouseClosure.objects.bulk_create(
         [WarehouseClosure(warehouse=warehouse, date=d, reason=r) for d, r in sorted(wanted.items())]
     )
+    node_cache.forget_clients_of([warehouse.pk])  # bulk_create sends no signal
     changes["closures"] = [sorted(str(d) for d in current), sorted(str(d) for d in wanted)]
 
 

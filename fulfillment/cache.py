@@ -8,8 +8,27 @@ command), so one per pool serves every operation of the backend.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from django.db import transaction
+
+STALE = "stale"
+
+
+def mark_stale(keys: Iterable[str], ttl: int) -> None:
+    """Mark these entries of a cache with invalidation (``accounts.api_key_cache``,
+    ``accounts.node_cache``, ``shipments.subscription_cache``) stale now and again after the commit of
+    the change that calls it. Readers only ever ``add`` an entry, so one that read the old value
+    before the change cannot put it back; a stale entry sends them to the database until it
+    expires."""
+    stale = dict.fromkeys(keys, STALE)
+    if not stale:
+        return
+    cache.set_many(stale, ttl)
+    transaction.on_commit(lambda: cache.set_many(stale, ttl))
 
 
 class _ReusingClient(RedisCacheClient):

@@ -12,6 +12,7 @@ keys inside its scope).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,12 @@ _PLAIN = (int, str, bool, float, Decimal, datetime, date, type(None))
 
 def _db_value(field: Field, value: Any) -> Any:
     return value if isinstance(value, _PLAIN) else field.get_db_prep_save(value, connection)
+
+
+def _cast_type(field: Field) -> str:
+    """The column's type without its modifier, for a cast: a cast to ``varchar(64)`` (or to
+    ``varchar(64)[]``) cuts a longer value silently, where the column itself refuses it."""
+    return re.sub(r"\(.*?\)", "", field.db_type(connection))
 
 
 def _values(rows: list[tuple], types: list[str]) -> str:
@@ -46,7 +53,7 @@ def update_fields(model: type[Model], objs: Sequence[Model], fields: Sequence[st
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
-    types = [meta.pk.rel_db_type(connection)] + [f.db_type(connection) for f in columns]
+    types = [meta.pk.rel_db_type(connection)] + [_cast_type(f) for f in columns]
     names = [f.attname for f in columns]
     rows = [
         (obj.pk, *(_db_value(f, getattr(obj, n)) for f, n in zip(columns, names, strict=True)))
@@ -93,9 +100,9 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     if connection.vendor != "postgresql":
         model._base_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
         return
-    sql, columns = _insert_sql(model, tuple(fields), (), ())
+    sql, columns = _insert_sql(model, tuple(fields), (), (), single=len(rows) == 1)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _columns_of(columns, rows))
+        cursor.execute(sql, _params(columns, rows))
 
 
 def insert_returning(
@@ -118,10 +125,22 @@ def insert_returning(
         objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         model._base_manager.bulk_create(objs)
         return [tuple(getattr(obj, name) for name in returning) for obj in objs]
-    sql, columns = _insert_sql(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing))
+    sql, columns = _insert_sql(
+        model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), single=len(rows) == 1
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, _columns_of(columns, rows))
+        cursor.execute(sql, _params(columns, rows))
         return cursor.fetchall()
+
+
+def _params(columns: list[Field], rows: Sequence[tuple]) -> list:
+    """The parameters of the statement ``_insert_sql`` built for these rows: the one row's values,
+    or one array per column."""
+    if len(rows) == 1:
+        return [
+            v if isinstance(v, _PLAIN) else _db_value(f, v) for f, v in zip(columns, rows[0], strict=True)
+        ]
+    return _columns_of(columns, rows)
 
 
 def _columns_of(columns: list[Field], rows: Sequence[tuple]) -> list[list]:
@@ -139,20 +158,23 @@ _SQL: dict[tuple, tuple[str, list[Field]]] = {}
 
 
 def _insert_sql(
-    model: type[Model], fields: tuple, returning: tuple, conflict: tuple
+    model: type[Model], fields: tuple, returning: tuple, conflict: tuple, *, single: bool
 ) -> tuple[str, list[Field]]:
-    """The statement (built once per shape: a column's type is costly to render) and its fields."""
-    key = (model, fields, returning, conflict, connection.alias)
+    """The statement (built once per shape: a column's type is costly to render) and its fields.
+
+    One row (an API order) is a plain ``VALUES`` row: PostgreSQL plans ``UNNEST`` of forty typed
+    one-element arrays in several times the time it takes to insert the row."""
+    key = (model, fields, returning, conflict, single, connection.alias)
     if (found := _SQL.get(key)) is not None:
         return found
     meta = model._meta
     columns = [next(f for f in meta.concrete_fields if f.attname == name) for name in fields]
     quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
-        f"SELECT * FROM UNNEST({arrays})"
-    )
+    if single:
+        source = "VALUES (" + ", ".join(["%s"] * len(columns)) + ")"  # typed by the columns
+    else:
+        source = "SELECT * FROM UNNEST(" + ", ".join(f"%s::{_cast_type(f)}[]" for f in columns) + ")"
+    sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) {source}"
     if conflict:
         sql += (
             f" ON CONFLICT ({', '.join(quote(meta.get_field(name).column) for name in conflict)}) DO NOTHING"

@@ -17,6 +17,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 from django_scopes import scope
 
+from accounts import node_cache
 from accounts.actors import Actor
 from accounts.models import US_STATES, Client, Warehouse, WarehouseClosure
 from accounts.roles import Perm
@@ -25,7 +26,7 @@ from fulfillment.geo import zip_point
 from inventory.models import Item, ItemBarcode
 from shipments.enums import EventType
 
-from . import allocation, bulk, clock
+from . import allocation, allocation_queue, bulk, clock
 from .enums import (
     CANCELLABLE_STATUSES,
     CLIENT_CAUSED_HOLDS,
@@ -341,16 +342,15 @@ def _sku_problems(specs: list[LineSpec]) -> list[str]:
 
 
 def _enqueue_allocation(order: Order) -> None:
-    from .tasks import allocate_order
-
+    """After the commit, allocate the order with this process's next batch (``allocation_queue``)."""
     # The ids, not the order: a batch's orders are not kept in memory until the commit.
     order_id, client_id = order.pk, order.client_id
-    transaction.on_commit(lambda: allocate_order.delay(order_id, client_id))
+    transaction.on_commit(lambda: allocation_queue.request_allocation(order_id, client_id))
 
 
 def _enqueue_allocations(orders: list[Order]) -> None:
-    """One order: its own task, for immediacy. Several (a bulk or CSV intake): one batch task per
-    chunk after commit, which allocates them with a few set-based statements per batch."""
+    """One order: this process's next batch of single orders. Several (a bulk or CSV intake): one
+    batch task per chunk after commit, which allocates them with a few set-based statements each."""
     if len(orders) == 1:
         _enqueue_allocation(orders[0])
         return
@@ -604,12 +604,21 @@ class _Placement:
 
 def _active_nodes(client: Client) -> list[Warehouse]:
     """``client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk")`` with
-    what the clock reads of each node (id, ZIP, time zone, closures) in one statement."""
+    what the clock reads of each node (id, ZIP, time zone, closures): on PostgreSQL from the shared
+    cache (``accounts.node_cache``, invalidated on every change) or else in one statement."""
     if connection.vendor != "postgresql":
         return list(client.warehouses.filter(active=True).prefetch_related("closures").order_by("pk"))
-    with connection.cursor() as cursor:
-        cursor.execute(_NODES_SQL, [client.pk])
-        rows = cursor.fetchall()
+    rows = node_cache.cached(client.pk)
+    if rows is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_NODES_SQL, [client.pk])
+            rows = cursor.fetchall()
+        node_cache.remember(client.pk, rows)
+    return _nodes_from_rows(rows)
+
+
+def _nodes_from_rows(rows: Sequence[Sequence[Any]]) -> list[Warehouse]:
+    """Nodes (with their closures as if prefetched) from (id, ZIP, time zone, closure dates) rows."""
     nodes = []
     for pk, zip_code, time_zone, dates in rows:
         node = Warehouse.from_db(connection.alias, ["id", "zip_code", "time_zone"], (pk, zip_code, time_zone))

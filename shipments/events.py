@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from .models import Event, WebhookSubscription
+from . import subscription_cache
+from .models import Event
 
 
 def emit(*, client_id: int, type: str, data: dict[str, Any]) -> Event:
@@ -81,16 +82,11 @@ _INSERT_SQL = (
 
 def fan_out_after_commit(events: list[tuple[int, int]]) -> None:
     """After commit, deliver the just-written ``(event id, client id)`` events of clients with an
-    active webhook subscription, a chunk of events per task (one query to find those clients)."""
+    active webhook subscription, a chunk of events per task (those clients from the cache, or one
+    query for the clients it does not hold: ``subscription_cache``)."""
     if not events:
         return
-    with scopes_disabled():
-        subscribed = set(
-            WebhookSubscription.objects.filter(client_id__in={c for _e, c in events}, active=True)
-            .order_by()
-            .values_list("client_id", flat=True)
-            .distinct()
-        )
+    subscribed = subscription_cache.subscribed_clients({c for _e, c in events})
     due = [(e, c) for e, c in events if c in subscribed]
     if due:
         transaction.on_commit(lambda: _fan_out_chunks(due))

@@ -45,6 +45,7 @@ from accounts.models import Client, User
 from accounts.roles import Perm
 from accounts.services import audit_record
 
+from . import subscription_cache
 from .enums import DeliveryStatus, EventType
 from .events import envelope
 from .models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription, new_webhook_secret
@@ -312,6 +313,8 @@ def _disable(
         )
         if not changed:
             return False
+        # An UPDATE sends no signal: the fan-out's cached answer is dropped here.
+        subscription_cache.forget([subscription.client_id])
         WebhookDelivery.objects.filter(
             subscription_id=subscription.pk, status=DeliveryStatus.PENDING
         ).exclude(pk=keep).update(

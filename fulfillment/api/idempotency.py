@@ -136,8 +136,14 @@ _COMPLETE_SQL = (
 
 def complete(record: IdempotencyRecord, response: Response) -> None:
     """Store the response (inside the request's transaction) so a retry replays it: the body as
-    the client receives it (DRF's JSON), stored as it is rendered."""
-    body = JSONRenderer().render(response.data).decode() if response.data is not None else None
+    the client receives it (DRF's JSON), stored as it is rendered. A response negotiated as JSON is
+    rendered here once, for the client and the record alike."""
+    if response.data is None:
+        body = None
+    elif isinstance(getattr(response, "accepted_renderer", None), JSONRenderer):
+        body = response.render().content.decode()
+    else:  # (the browsable API's HTML): the record keeps the JSON
+        body = JSONRenderer().render(response.data).decode()
     if connection.vendor != "postgresql":
         IdempotencyRecord.objects.filter(pk=record.pk).update(
             state=IdempotencyRecord.State.COMPLETED,
