@@ -67,7 +67,7 @@ class Plan:
     api_orders: int
     api_warmup: int
     api_seconds: float  # the measured phase stops issuing requests after this long
-    bulk_batches: int
+    bulk_batches: int  # (batches and files: a multiple of BATCH_CONCURRENCY, so none runs alone)
     bulk_size: int
     csv_files: int
     csv_orders: int  # per file
@@ -76,9 +76,9 @@ class Plan:
 
 
 PLANS = {
-    "small": Plan(200, 48, 20, 2, 250, 2, 250, 100, 60),
-    "medium": Plan(3_000, 120, 30, 8, 500, 3, 2_000, 300, 120),
-    "full": Plan(12_000, 240, 45, 20, 500, 4, 2_500, 600, 150),
+    "small": Plan(200, 48, 20, 3, 250, 3, 250, 100, 60),
+    "medium": Plan(3_000, 120, 30, 9, 500, 3, 2_000, 300, 120),
+    "full": Plan(12_000, 240, 45, 24, 500, 6, 2_500, 600, 150),
 }
 
 
@@ -1089,21 +1089,23 @@ def csv_intake(ctx: Context) -> Measurement:
 def _batched_intake(
     ctx: Context, *, key, tag, seed, batches, size, request, expect, copy_as, names
 ) -> Measurement:
-    """Bulk and CSV intake: one warm-up batch, then ``batches`` of ``size`` orders through gunicorn;
-    the baseline COPYs the same rows, batch by batch, and is deleted afterwards."""
+    """Bulk and CSV intake: a warm-up batch per request in flight (so that every web worker has
+    served one before the clock starts), then ``batches`` of ``size`` orders through gunicorn; the
+    baseline COPYs the same rows, batch by batch, after the same warm-up, and is deleted afterwards."""
     brand = _brand(ctx)
-    count = (batches + 1) * size
+    warm = BATCH_CONCURRENCY
+    count = (batches + warm) * size
     orders = _orders(brand, tag, count, seed=seed)
     chunks = [orders[i : i + size] for i in range(0, count, size)]
     requests = [request(brand, chunk) for chunk in chunks]
-    warmup = Phase(requests[:1], expect=expect, created_key="created")
-    measured = Phase(requests[1:], expect=expect, created_key="created")
+    warmup = Phase(requests[:warm], expect=expect, created_key="created")
+    measured = Phase(requests[warm:], expect=expect, created_key="created")
     with web_server(ctx) as web:
         first, result, cpu = _warm_then_measure(web, warmup, measured, BATCH_CONCURRENCY)
         peak = _note_peak(key, web)
     _require(result, measured, key)
     expected = batches * size
-    if result.created != expected or first.created != size:
+    if result.created != expected or first.created != warm * size:
         raise RuntimeError(f"{key}: {result.created} of {expected} orders created")
     ours = result.created / result.elapsed
 
@@ -1112,14 +1114,14 @@ def _batched_intake(
     direct_chunks = [direct[i : i + size] for i in range(0, count, size)]
     rows = Rows(ctx.big_client_id, ctx.now)
     try:
-        _direct_copy(ctx, direct_chunks[:1], BATCH_CONCURRENCY, copy_as)
-        baseline = _direct_copy(ctx, direct_chunks[1:], BATCH_CONCURRENCY, copy_as)
+        _direct_copy(ctx, direct_chunks[:warm], BATCH_CONCURRENCY, copy_as)
+        baseline = _direct_copy(ctx, direct_chunks[warm:], BATCH_CONCURRENCY, copy_as)
     finally:
         _forget_baseline(ctx.database_url, rows, prefix)
     count_name, size_name, latency_name = names
     detail = {"orders": expected, count_name: batches, size_name: size}
     if copy_as == "csv":
-        detail["rows_per_file"] = round(sum(len(o["lines"]) for o in orders) / (batches + 1))
+        detail["rows_per_file"] = round(sum(len(o["lines"]) for o in orders) / (batches + warm))
     detail |= {
         "concurrency": BATCH_CONCURRENCY,
         "seconds": round(result.elapsed, 2),
