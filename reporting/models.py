@@ -176,8 +176,15 @@ class Alert(models.Model):
     opened_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.CharField(max_length=200, blank=True)
+    # Indexed only where set (``alert_assigned`` below): a sweep opens tens of thousands of alerts
+    # at once, none assigned, and each would have added a NULL entry to a full index.
     assigned_to = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_alerts"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_alerts",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=200, blank=True, help_text="A person, or the sweep")
@@ -200,6 +207,9 @@ class Alert(models.Model):
                 name="alert_open_client_rule",
             ),
             models.Index(fields=["client", "opened_at"], name="alert_client_opened"),
+            models.Index(
+                fields=["assigned_to"], condition=Q(assigned_to__isnull=False), name="alert_assigned"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -135,3 +135,22 @@ def test_event_payloads_built_in_sql_equal_alert_payload():
     assert [e.payload["resolution"] for e in by_alert[first.pk]] == [None, "condition_cleared"]
     assert by_alert[second.pk][-1].payload["resolution"] == "resolved_by_operator"
     assert by_alert[first.pk][0].payload["opened_at"] == "2026-11-02T12:00:00.000250Z"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a partial index of PostgreSQL's")
+def test_alerts_assigned_to_someone_are_found_by_the_index_of_assigned_alerts_only(operator_admin):
+    """A sweep opens alerts unassigned: the index holds only assigned ones, and still serves the
+    "assigned to" filter (and the user's deletion, which looks alerts up the same way)."""
+    query = Alert.objects.filter(assigned_to=operator_admin).values("pk").query
+    sql, params = query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [Alert._meta.db_table, "%(assigned_to_id)%"],
+        )
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert "alert_assigned" in plan, plan
+    assert len(definitions) == 1 and "WHERE (assigned_to_id IS NOT NULL)" in definitions[0], definitions
