@@ -136,11 +136,8 @@ def insert_returning(
 def _params(columns: list[Field], rows: Sequence[tuple]) -> list:
     """The parameters of the statement ``_insert_sql`` built for these rows: the one row's values,
     or one array per column."""
-    if len(rows) == 1:
-        return [
-            v if isinstance(v, _PLAIN) else _db_value(f, v) for f, v in zip(columns, rows[0], strict=True)
-        ]
-    return _columns_of(columns, rows)
+    arrays = _columns_of(columns, rows)
+    return [array[0] for array in arrays] if len(rows) == 1 else arrays
 
 
 def _columns_of(columns: list[Field], rows: Sequence[tuple]) -> list[list]:
