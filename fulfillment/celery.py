@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fulfillment.settings")
@@ -34,3 +34,11 @@ class RedisTransport(kombu_redis.Transport):
 app = Celery("fulfillment")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+def _settle_heap(**_) -> None:
+    """Each pool process, once started, settles its collector over what start-up loaded."""
+    from fulfillment import heap
+
+    heap.settle()
