@@ -167,7 +167,8 @@ class Allocation(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="allocations")
     line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
-    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="allocations")
+    # Indexed by allocation_balance_active (balance, released_at), whose first column serves alone.
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="allocations", db_index=False)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     lot_code = models.CharField(max_length=64, blank=True, default="")
