@@ -335,6 +335,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=35),
     },
     # The alert sweeps (reporting.alert_tasks); each run is idempotent, none uses a countdown.
+    # Daily: export files older than EXPORT_RETENTION_DAYS are deleted (reporting.export_tasks).
+    "purge-exports": {"task": "reporting.export_tasks.purge_exports", "schedule": crontab(hour=9, minute=0)},
     "alerts-orders": {"task": "reporting.alert_tasks.sweep_order_alerts", "schedule": 60},
     "alerts-inbound-and-shipments": {"task": "reporting.alert_tasks.sweep_flow_alerts", "schedule": 5 * 60},
     "alerts-stock": {"task": "reporting.alert_tasks.sweep_stock_alerts", "schedule": crontab(minute=40)},
@@ -374,6 +376,8 @@ EVENTS_FEED_SETTLE_SECONDS = env.float("EVENTS_FEED_SETTLE_SECONDS", default=2.0
 # --- CSV exports (reporting.exports) -----------------------------------------------------------
 # Files of background exports: <job id>-<kind>.csv, downloaded by whoever asked for them.
 EXPORTS_DIR = VAR_DIR / "exports"
+# An export job's file is deleted this many days after it was written (the job stays, "expired").
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # An export with more rows than this runs as a Celery job instead of streaming in the request.
 EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=50_000)
 

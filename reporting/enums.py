@@ -80,3 +80,4 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Ready"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # its file deleted after EXPORT_RETENTION_DAYS

@@ -7,12 +7,14 @@ client's API key that created it. Nobody else sees it: another user's job is a 4
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -52,12 +54,20 @@ def export_job_get(*, actor: Actor, pk) -> ExportJob:
     return get_object_or_404(export_job_list(actor=actor), pk=pk)
 
 
+class ExportExpired(Http404):
+    """The job is the requester's, and its file was deleted after ``EXPORT_RETENTION_DAYS``."""
+
+
 def export_job_file(*, actor: Actor, pk) -> tuple[ExportJob, Path]:
     """The job's file, for its requester only, and only while they still see every client in it
-    (an account manager moved off a client loses its exports): otherwise a 404."""
-    from django.http import Http404
-
+    (an account manager moved off a client loses its exports): otherwise a 404; an expired job's
+    file is ``ExportExpired`` (a 404 to pages, a 410 to the API)."""
     job = export_job_get(actor=actor, pk=pk)
+    if job.status == ExportStatus.EXPIRED:
+        raise ExportExpired(
+            f"The export's file was deleted {settings.EXPORT_RETENTION_DAYS} days after it was written: "
+            "run the export again."
+        )
     if job.status != ExportStatus.DONE or not job.file_name:
         raise Http404("The export is not ready.")
     if not all(actor.sees_client(pk) for pk in job.params.get("clients", [])):
@@ -181,3 +191,38 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     _finish(job, status=ExportStatus.DONE, rows_done=done, rows_total=done, file_name=file_name)
     job.refresh_from_db()
     return job
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def purge_exports(*, now: datetime | None = None) -> int:
+    """Expire the exports finished more than ``EXPORT_RETENTION_DAYS`` ago: each job is kept (its
+    status becomes ``expired``, so its requester sees why the download is gone) and its file is
+    deleted. Then any other file in ``EXPORTS_DIR`` older than that which no ready or running job
+    names is deleted too (a job's file whose job was deleted, a ``.part`` left by a worker that
+    died). A file younger than the cut-off is never touched, so a job finishing meanwhile keeps
+    its file. Returns the number of jobs expired."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EXPORT_RETENTION_DAYS)
+    with transaction.atomic():
+        expired = list(
+            ExportJob.objects.select_for_update()
+            .filter(status=ExportStatus.DONE, finished_at__lt=cutoff)
+            .values_list("pk", "file_name")
+        )
+        ExportJob.objects.filter(pk__in=[pk for pk, _ in expired]).update(status=ExportStatus.EXPIRED)
+    directory = exports.exports_dir()
+    for _, name in expired:
+        if name and Path(name).name == name:
+            (directory / name).unlink(missing_ok=True)
+    live = ExportJob.objects.filter(
+        status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING, ExportStatus.DONE)
+    ).values_list("pk", "kind")
+    kept = {f"{pk}-{kind}" for pk, kind in live}  # a job's file and its .part while written
+    limit = cutoff.timestamp()
+    for path in directory.iterdir():
+        if path.is_file() and path.stem not in kept and path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+    if expired:
+        logger.info("expired %d export(s) older than %s", len(expired), cutoff.isoformat())
+    return len(expired)

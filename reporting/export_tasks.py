@@ -13,3 +13,11 @@ def run_export(job_id: int) -> str:
 
     job = export_job_run(job_id=job_id)
     return job.status if job else "skipped"
+
+
+@shared_task(name="reporting.export_tasks.purge_exports")
+def purge_exports() -> int:
+    """Delete the files of exports older than ``EXPORT_RETENTION_DAYS`` (daily, by beat)."""
+    from reporting.export_services import purge_exports as purge
+
+    return purge()

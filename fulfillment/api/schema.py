@@ -31,6 +31,7 @@ ERROR_DESCRIPTIONS = {
     403: "The key or role may not do this (read-only keys may only read).",
     404: "No such object, or it belongs to another client.",
     409: "Conflict: the same Idempotency-Key is still in flight.",
+    410: "Gone: it existed, and was deleted after its retention period.",
     422: "The Idempotency-Key was already used with a different request.",
     429: "Rate limit exceeded; see Retry-After.",
 }

@@ -163,15 +163,19 @@ class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Platfor
     @extend_schema(
         summary="Download an export job's file",
         description="The finished job's CSV. Only the person (or key) who asked for it may download it; "
-        "a job not done yet, or another person's, is a 404.",
+        "a job not done yet, or another person's, is a 404. Files are kept `EXPORT_RETENTION_DAYS` days "
+        "(default 7); then the job's status becomes `expired` and its download a 410 saying so.",
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV file"),
-            **error_responses(404),
+            **error_responses(404, 410),
         },
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def download(self, request, pk=None):
-        job, path = export_services.export_job_file(actor=self.actor, pk=pk)
+        try:
+            job, path = export_services.export_job_file(actor=self.actor, pk=pk)
+        except export_services.ExportExpired as exc:
+            raise APIError(str(exc), code="expired", status_code=status.HTTP_410_GONE) from None
         response = FileResponse(path.open("rb"), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
         response["Cache-Control"] = "no-store"

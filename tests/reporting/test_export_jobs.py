@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -250,3 +252,82 @@ def test_a_failed_job_says_why(stocked):
     export_services.export_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and "ends before it starts" in job.error
+
+
+def _finished_job(tenant, *, days_ago: float) -> ExportJob:
+    actor = Actor.for_user(tenant.admin)
+    job = ExportJob.objects.create(
+        kind="moves",
+        params={"clients": [tenant.client.pk], **period()},
+        actor_user=tenant.admin,
+        actor_label=actor.label,
+    )
+    export_services.export_job_run(job_id=job.pk)
+    ExportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=days_ago))
+    job.refresh_from_db()
+    assert job.status == ExportStatus.DONE
+    return job
+
+
+def _age(path, days: float) -> None:
+    stamp = (timezone.now() - timedelta(days=days)).timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def test_files_older_than_the_retention_are_deleted_and_their_jobs_expire(stocked, settings, session_api):
+    settings.EXPORT_RETENTION_DAYS = 7
+    old = _finished_job(stocked, days_ago=8)
+    recent = _finished_job(stocked, days_ago=6)
+    directory = Path(settings.EXPORTS_DIR)
+    _age(directory / old.file_name, 8)
+    running = ExportJob.objects.create(
+        kind="orders",
+        params=old.params,
+        status=ExportStatus.RUNNING,
+        actor_user=stocked.admin,
+        actor_label="x",
+    )
+    part = directory / f"{running.pk}-orders.part"  # being written, slowly
+    stray_old, stray_young = directory / "999999-orders.csv", directory / "999998-moves.csv.part"
+    for path, days in ((part, 9), (stray_old, 9), (stray_young, 1)):
+        path.write_text("x")
+        _age(path, days)
+
+    assert export_services.purge_exports() == 1
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.status == ExportStatus.EXPIRED and not (directory / old.file_name).exists()
+    assert recent.status == ExportStatus.DONE and (directory / recent.file_name).is_file()
+    assert part.exists() and stray_young.exists() and not stray_old.exists()
+    assert export_services.purge_exports() == 0  # nothing left to expire
+
+    api = session_api(stocked.admin)
+    detail = api.get(f"/api/v1/exports/{old.pk}/").json()
+    assert detail["status"] == "expired" and detail["download_url"] is None
+    gone = api.get(f"/api/v1/exports/{old.pk}/download/")
+    assert gone.status_code == 410, gone.content
+    assert (
+        gone.json()["error"]["code"] == "expired"
+        and "run the export again" in gone.json()["error"]["message"]
+    )
+    assert api.get(f"/api/v1/exports/{recent.pk}/download/").status_code == 200
+
+    from django.test import Client as PageClient
+
+    pages = PageClient()
+    pages.force_login(stocked.admin)
+    row = pages.get(f"/exports/{old.pk}/").content.decode()
+    assert "Expired: export again" in row and f"/exports/{old.pk}/download/" not in row
+    assert pages.get(f"/exports/{old.pk}/download/").status_code == 404
+
+
+def test_the_daily_beat_task_purges(stocked, settings):
+    from reporting.export_tasks import purge_exports
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-exports"]["task"] == purge_exports.name
+    settings.EXPORT_RETENTION_DAYS = 1
+    job = _finished_job(stocked, days_ago=2)
+    assert purge_exports.delay().get() == 1
+    job.refresh_from_db()
+    assert job.status == ExportStatus.EXPIRED
