@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -100,9 +101,9 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     if connection.vendor != "postgresql":
         model._base_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
         return
-    sql, columns = _insert_sql(model, tuple(fields), (), (), single=len(rows) == 1)
+    sql, params = _insert(model, tuple(fields), (), (), rows)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _params(columns, rows))
+        cursor.execute(sql, params)
 
 
 def insert_returning(
@@ -125,52 +126,87 @@ def insert_returning(
         objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         model._base_manager.bulk_create(objs)
         return [tuple(getattr(obj, name) for name in returning) for obj in objs]
-    sql, columns = _insert_sql(
-        model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), single=len(rows) == 1
-    )
+    sql, params = _insert(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), rows)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _params(columns, rows))
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _params(columns: list[Field], rows: Sequence[tuple]) -> list:
-    """The parameters of the statement ``_insert_sql`` built for these rows: the one row's values,
-    or one array per column."""
-    arrays = _columns_of(columns, rows)
-    return [array[0] for array in arrays] if len(rows) == 1 else arrays
+# Values that may be given once for every row when all rows agree: equal values of these types
+# are the same value to the database (a Decimal or a float may differ in scale or sign of zero;
+# a str subclass, a model's choice, is its str; a dict or list is JSON).
+_FOLDABLE = (int, bool, datetime, date, type(None), dict, list)
 
 
-def _columns_of(columns: list[Field], rows: Sequence[tuple]) -> list[list]:
-    """The parameters of ``UNNEST``: one array per column."""
-    out = []
-    for i, field in enumerate(columns):
-        values = [row[i] for row in rows]
-        if not all(isinstance(v, _PLAIN) for v in values):
-            values = [_db_value(field, v) for v in values]
-        out.append(values)
-    return out
+def _shared(values: list) -> bool:
+    """Whether every value is the first one, to the database."""
+    first = values[0]
+    kind = type(first)
+    if isinstance(first, str):
+        return all(isinstance(v, str) and v == first for v in values)
+    if kind not in _FOLDABLE:
+        return False
+    return all(type(v) is kind and v == first for v in values)
 
 
-_SQL: dict[tuple, tuple[str, list[Field]]] = {}
+def _insert(model: type[Model], fields: tuple, returning: tuple, conflict: tuple, rows: Sequence[tuple]):
+    """The statement for these rows and its parameters. One row is a plain ``VALUES`` row; more
+    are ``UNNEST``ed from one array per column, except that a column whose value is the same in
+    every row (the client, a status, a timestamp, an empty field: most of an order's columns) is
+    given once, as a scalar: psycopg2 adapts each array element on its own and PostgreSQL parses
+    it, so a batch of orders costs a fraction of its forty arrays."""
+    columns = _fields(model, fields)
+    if len(rows) == 1:
+        return _insert_sql(model, fields, returning, conflict, None), _params_of(columns, rows[0])
+    raw = [[row[i] for row in rows] for i in range(len(columns))]
+    same = [_shared(values) for values in raw]
+    if all(same):
+        same[0] = False  # one array at least, so that UNNEST makes a row for each row
+    folded = tuple(same)
+    scalars = [_db_value(f, values[0]) for f, values, once in zip(columns, raw, folded, strict=True) if once]
+    spread = [_converted(f, values) for f, values, once in zip(columns, raw, folded, strict=True) if not once]
+    return _insert_sql(model, fields, returning, conflict, folded), scalars + spread
 
 
+def _params_of(columns: list[Field], row: tuple) -> list:
+    """One row's values, each converted for the database."""
+    return [_db_value(f, v) for f, v in zip(columns, row, strict=True)]
+
+
+def _converted(field: Field, values: list) -> list:
+    """A column's values for its ``UNNEST`` array."""
+    if all(isinstance(v, _PLAIN) for v in values):
+        return values
+    return [_db_value(field, v) for v in values]
+
+
+@lru_cache(maxsize=256)
+def _fields(model: type[Model], fields: tuple) -> list[Field]:
+    return [next(f for f in model._meta.concrete_fields if f.attname == name) for name in fields]
+
+
+@lru_cache(maxsize=1024)
 def _insert_sql(
-    model: type[Model], fields: tuple, returning: tuple, conflict: tuple, *, single: bool
-) -> tuple[str, list[Field]]:
-    """The statement (built once per shape: a column's type is costly to render) and its fields.
-
-    One row (an API order) is a plain ``VALUES`` row: PostgreSQL plans ``UNNEST`` of forty typed
-    one-element arrays in several times the time it takes to insert the row."""
-    key = (model, fields, returning, conflict, single, connection.alias)
-    if (found := _SQL.get(key)) is not None:
-        return found
+    model: type[Model], fields: tuple, returning: tuple, conflict: tuple, same: tuple[bool, ...] | None
+) -> str:
+    """The statement, built once per shape (a column's type is costly to render): ``same`` is
+    None for a single row (a ``VALUES`` row: PostgreSQL plans ``UNNEST`` of forty typed
+    one-element arrays in several times the time it takes to insert the row), else which columns
+    are given once (their scalars come first in the parameters, then the other columns' arrays)."""
     meta = model._meta
-    columns = [next(f for f in meta.concrete_fields if f.attname == name) for name in fields]
+    columns = _fields(model, fields)
     quote = connection.ops.quote_name
-    if single:
+    if same is None:
         source = "VALUES (" + ", ".join(["%s"] * len(columns)) + ")"  # typed by the columns
     else:
-        source = "SELECT * FROM UNNEST(" + ", ".join(f"%s::{_cast_type(f)}[]" for f in columns) + ")"
+        spread = [(i, f) for i, (f, folded) in enumerate(zip(columns, same, strict=True)) if not folded]
+        select = ", ".join(
+            f"%s::{_cast_type(f)}" if folded else f"u.c{i}"
+            for i, (f, folded) in enumerate(zip(columns, same, strict=True))
+        )
+        arrays = ", ".join(f"%s::{_cast_type(f)}[]" for _, f in spread)
+        aliases = ", ".join(f"c{i}" for i, _ in spread)
+        source = f"SELECT {select} FROM UNNEST({arrays}) AS u({aliases})"
     sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) {source}"
     if conflict:
         sql += (
@@ -178,5 +214,4 @@ def _insert_sql(
         )
     if returning:
         sql += f" RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}"
-    _SQL[key] = (sql, columns)
-    return sql, columns
+    return sql

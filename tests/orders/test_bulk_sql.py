@@ -52,3 +52,41 @@ def test_an_over_long_value_in_a_set_based_update_is_refused(tenant_a):
     with pytest.raises(DataError, match="too long"), transaction.atomic():
         bulk.update_fields(Order, orders, ["ship_to_state"])
     assert Order.objects.get(pk=orders[0].pk).ship_to_state != "X" * 200
+
+
+def test_an_over_long_value_every_row_shares_is_refused_too(tenant_a):
+    order = make_order(tenant_a.client, "BULK-3", [("TEE", 1)])
+    rows = [_line(order, "X" * 65) for _ in range(3)]  # the same sku in every row: sent once
+    with pytest.raises(DataError, match="too long"), transaction.atomic():
+        bulk.insert_returning(OrderLine, FIELDS, rows)
+    assert OrderLine.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.parametrize("price", [Decimal("1.50"), None])
+def test_a_value_every_row_shares_is_sent_once_and_every_row_still_written(tenant_a, price):
+    order = make_order(tenant_a.client, "BULK-4", [("TEE", 1)])
+    same = (order.client_id, order.pk, "SAME", None, 2, price, None)
+    sql, params = bulk._insert(OrderLine, FIELDS, ("id",), (), [same] * 4)
+    if price is None:  # every column shared: the first still an array, so that there are 4 rows
+        assert "FROM UNNEST(%s::bigint[]) AS u(c0)" in sql
+        assert params == [order.pk, "SAME", None, 2, None, None, [order.client_id] * 4]
+    else:  # a Decimal is never given once (1.5 and 1.50 are equal, and differ)
+        assert "FROM UNNEST(%s::numeric[]) AS u(c5)" in sql
+        assert params == [order.client_id, order.pk, "SAME", None, 2, None, [price] * 4]
+
+    ids = [pk for (pk,) in bulk.insert_returning(OrderLine, FIELDS, [same] * 4)]
+    assert len(set(ids)) == 4
+    written = OrderLine.objects.filter(pk__in=ids)
+    assert {(w.client_id, w.order_id, w.sku, w.item_id, w.quantity, w.unit_price) for w in written} == {
+        (order.client_id, order.pk, "SAME", None, 2, price)
+    }
+
+
+def test_mixed_types_that_compare_equal_are_not_folded(tenant_a):
+    order = make_order(tenant_a.client, "BULK-5", [("TEE", 1)])
+    rows = [
+        (order.client_id, order.pk, "A", None, 1, Decimal("1"), None),
+        (order.client_id, order.pk, "A", None, True, Decimal("1"), None),
+    ]
+    _sql, params = bulk._insert(OrderLine, FIELDS, ("id",), (), rows)
+    assert [1, True] in params  # 1 == True, but not the same value to give once
