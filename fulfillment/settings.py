@@ -378,6 +378,8 @@ EVENTS_FEED_SETTLE_SECONDS = env.float("EVENTS_FEED_SETTLE_SECONDS", default=2.0
 EXPORTS_DIR = VAR_DIR / "exports"
 # An export job's file is deleted this many days after it was written (the job stays, "expired").
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
+# Hours a rotated webhook secret still signs (a second signature beside the new one's).
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 # An export with more rows than this runs as a Celery job instead of streaming in the request.
 EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=50_000)
 

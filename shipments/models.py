@@ -520,6 +520,10 @@ class WebhookSubscription(ActorStamp):
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField(default=list, help_text="The event types sent (empty: every type)")
     secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    # After a rotation the old secret signs too (a second signature) until this time, so the
+    # receiver can switch without losing a delivery.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)

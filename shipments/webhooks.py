@@ -5,7 +5,9 @@ Delivery follows Standard Webhooks (https://www.standardwebhooks.com/): the body
 envelope (the same bytes on every attempt), ``webhook-id`` is the event's id (the receiver's
 idempotency key, also on a replay), ``webhook-timestamp`` the attempt's unix time and
 ``webhook-signature`` ``v1,<base64 HMAC-SHA256>`` of ``{id}.{timestamp}.{body}`` keyed with the
-base64-decoded secret after ``whsec_``.
+base64-decoded secret after ``whsec_``. For a while after a rotation the header carries a second
+signature, made with the previous secret (space-separated, as the standard allows), so a receiver
+verifies with either while it switches.
 
 Retries: 2xx succeeds; 4xx fails for good except 408 and 429; 5xx, timeouts and connection errors
 are tried again after ``RETRY_DELAYS`` until the next attempt would fall more than
@@ -80,14 +82,25 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
+    """The secret, and the previous one while its overlap after a rotation lasts."""
+    keys = [subscription.secret]
+    until = subscription.previous_secret_expires_at
+    if subscription.previous_secret and until is not None and now < until:
+        keys.append(subscription.previous_secret)
+    return keys
+
+
 def request_headers(*, subscription: WebhookSubscription, event: Event, body: bytes, now: datetime) -> dict:
     timestamp = int(now.timestamp())
+    signatures = [
+        sign(secret=secret, msg_id=event.webhook_id, timestamp=timestamp, body=body)
+        for secret in signing_secrets(subscription, now)
+    ]
     return {
         "webhook-id": event.webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(
-            secret=subscription.secret, msg_id=event.webhook_id, timestamp=timestamp, body=body
-        ),
+        "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -250,19 +263,38 @@ def subscription_delete(*, actor: Actor, subscription: WebhookSubscription) -> N
         subscription.delete()
 
 
+MAX_SECRET_OVERLAP_HOURS = 7 * 24
+
+
 @transaction.atomic
-def subscription_rotate_secret(*, actor: Actor, subscription: WebhookSubscription) -> WebhookSubscription:
-    """A new secret at once: every attempt from now on (retries too) is signed with it."""
+def subscription_rotate_secret(
+    *, actor: Actor, subscription: WebhookSubscription, overlap_hours: int | None = None
+) -> WebhookSubscription:
+    """A new secret at once: every attempt from now on (retries too) is signed with it, and for
+    ``overlap_hours`` (default ``WEBHOOK_SECRET_OVERLAP_HOURS``; 0: none) with the old one as
+    well, a second signature, so the receiver can switch without refusing a delivery. Rotating
+    again during an overlap ends it: only the secret being replaced keeps signing."""
     _require_manage(actor, subscription.client_id)
+    if overlap_hours is None:
+        overlap_hours = settings.WEBHOOK_SECRET_OVERLAP_HOURS
+    if isinstance(overlap_hours, bool) or not isinstance(overlap_hours, int):
+        raise ValidationError({"overlap_hours": ["Give a whole number of hours."]})
+    if not 0 <= overlap_hours <= MAX_SECRET_OVERLAP_HOURS:
+        raise ValidationError({"overlap_hours": [f"Between 0 and {MAX_SECRET_OVERLAP_HOURS} hours."]})
     subscription = _lock(subscription)
+    if overlap_hours:
+        subscription.previous_secret = subscription.secret
+        subscription.previous_secret_expires_at = timezone.now() + timedelta(hours=overlap_hours)
+    else:
+        subscription.previous_secret, subscription.previous_secret_expires_at = "", None
     subscription.secret = new_webhook_secret()
-    subscription.save(update_fields=["secret", "updated_at"])
+    subscription.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
     audit_record(
         actor=actor,
         action="webhook.secret_rotated",
         target=subscription,
         client_id=subscription.client_id,
-        changes={"secret": ["…", "…"]},  # never the secret itself
+        changes={"secret": ["…", "…"], "overlap_hours": overlap_hours},  # never the secret itself
     )
     return subscription
 

@@ -11,7 +11,7 @@ from fulfillment.api.serializers import UpdateRulesMixin
 from inventory.api.serializers import ActorChoicesMixin
 from shipments.enums import DeliveryStatus, EventType
 from shipments.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from shipments.webhooks import subscribable_types
+from shipments.webhooks import MAX_SECRET_OVERLAP_HOURS, subscribable_types
 
 EVENT_TYPE_HELP = "Event types to receive; empty (the default) means every type. One of: " + ", ".join(
     subscribable_types()
@@ -52,6 +52,7 @@ class WebhookSubscriptionSerializer(UpdateRulesMixin, ActorChoicesMixin, seriali
             "disabled_at",
             "disabled_reason",
             "secret_hint",
+            "previous_secret_expires_at",
             "last_delivery_status",
             "last_delivery_at",
             "last_response_status",
@@ -59,6 +60,7 @@ class WebhookSubscriptionSerializer(UpdateRulesMixin, ActorChoicesMixin, seriali
             "updated_at",
         )
         read_only_fields = (
+            "previous_secret_expires_at",
             "active",
             "consecutive_failures",
             "disabled_at",
@@ -100,6 +102,20 @@ class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
 class SecretSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     secret = serializers.CharField(help_text="The new signing secret; shown in this response only")
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when the old secret signs too (a second signature); null: it no longer does",
+    )
+
+
+class RotateSecretSerializer(serializers.Serializer):
+    overlap_hours = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_SECRET_OVERLAP_HOURS,
+        help_text="Hours the old secret keeps signing beside the new one (default: the platform's, 24); "
+        "0 retires it at once",
+    )
 
 
 class ReplaySerializer(serializers.Serializer):

@@ -110,14 +110,31 @@ class WebhookViewSet(
     @extend_schema(
         summary="Rotate the signing secret",
         description="A new secret at once; every attempt from now on, retries included, is signed with it. "
-        "The response is the only place the new secret is shown.",
-        request=None,
-        responses={200: s.SecretSerializer},
+        "For `overlap_hours` (default 24, `WEBHOOK_SECRET_OVERLAP_HOURS`; 0: none, at most a week) the old "
+        "secret signs too: `webhook-signature` carries both signatures, space-separated, so your endpoint "
+        "accepts either while it switches. Rotating again ends an overlap still running. The response is "
+        "the only place the new secret is shown.",
+        request=s.RotateSecretSerializer,
+        responses={200: s.SecretSerializer, **error_responses(400, 404)},
     )
-    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @action(
+        detail=True, methods=["post"], url_path="rotate-secret", serializer_class=s.RotateSecretSerializer
+    )
     def rotate_secret(self, request, pk=None):
-        subscription = webhooks.subscription_rotate_secret(actor=self.actor, subscription=self.get_object())
-        response = Response({"id": subscription.pk, "secret": subscription.secret})
+        subscription = self.get_object()
+        form = s.RotateSecretSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        subscription = webhooks.subscription_rotate_secret(
+            actor=self.actor,
+            subscription=subscription,
+            overlap_hours=form.validated_data.get("overlap_hours"),
+        )
+        body = {
+            "id": subscription.pk,
+            "secret": subscription.secret,
+            "previous_secret_expires_at": subscription.previous_secret_expires_at,
+        }
+        response = Response(s.SecretSerializer(body).data)
         response["Cache-Control"] = "no-store"
         return response
 

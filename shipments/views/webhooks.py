@@ -4,11 +4,13 @@ subscription's page with its delivery log, test events, replay, enable/disable a
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import Client
@@ -111,6 +113,13 @@ def portal_webhook(request: HttpRequest, pk: int) -> HttpResponse:
         "event_form": ReplayEventForm(),
         "range_form": ReplayRangeForm(),
         "new_secret": request.session.pop(f"webhook-secret-{subscription.pk}", None),
+        "overlap_hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS,
+        "previous_secret_until": (
+            until
+            if len(webhooks.signing_secrets(subscription, timezone.now())) > 1
+            and (until := subscription.previous_secret_expires_at)
+            else None
+        ),
     }
     if request.htmx and request.htmx.target == "delivery-log":
         return render(request, "shipments/webhooks/_deliveries.html", context)
@@ -144,7 +153,14 @@ def portal_webhook_action(request: HttpRequest, pk: int, action: str) -> HttpRes
             rotated = webhooks.subscription_rotate_secret(actor=actor, subscription=subscription)
             # Shown once, on the next page view, then dropped from the session.
             request.session[f"webhook-secret-{rotated.pk}"] = rotated.secret
-            messages.success(request, "New secret made; the old one no longer signs anything.")
+            until = rotated.previous_secret_expires_at
+            messages.success(
+                request,
+                f"New secret made. The old one also signs until {timezone.localtime(until):%Y-%m-%d %H:%M %Z}: "
+                "switch your endpoint before then."
+                if until
+                else "New secret made; the old one no longer signs anything.",
+            )
         elif action == "replay-event":
             form = ReplayEventForm(request.POST)
             if not form.is_valid():
