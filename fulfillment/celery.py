@@ -38,7 +38,9 @@ app.autodiscover_tasks()
 
 @signals.worker_process_init.connect
 def _settle_heap(**_) -> None:
-    """Each pool process, once started, settles its collector over what start-up loaded."""
-    from fulfillment import heap
+    """Each pool process, once started, loads what its first tasks would and settles its
+    collector over what start-up loaded."""
+    from fulfillment import heap, warmup
 
+    warmup.warm(urls=False)
     heap.settle()

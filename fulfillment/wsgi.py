@@ -8,13 +8,11 @@ application = get_wsgi_application()
 
 
 def _start() -> None:
-    """Import what the first request would (the URLconf, and through it every view), then settle
-    the collector over the started process (``fulfillment.heap``)."""
-    from django.urls import get_resolver
+    """Load what the first requests would (``fulfillment.warmup``), then settle the collector over
+    the started process (``fulfillment.heap``)."""
+    from fulfillment import heap, warmup
 
-    from fulfillment import heap
-
-    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and its views)
+    warmup.warm()
     heap.settle()
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.db.models.base import ModelState
 from django.utils import timezone
 from django_scopes import scope
 
@@ -282,11 +281,9 @@ def _item(pk: int, client_id: int, sku: str, active: bool) -> Item:
     """``Item.from_db(alias, ["id", "client_id", "sku", "active"], ...)``: an item loaded from
     the database with those fields and the others deferred (read if anything asks), set up as
     ``from_db`` leaves it without going through ``__init__`` for each of a batch's items."""
-    item = Item.__new__(Item)
-    item.__dict__.update(id=pk, client_id=client_id, sku=sku, active=active)
-    item._state = ModelState()
-    item._state.adding, item._state.db = False, connection.alias
-    return item
+    return bulk.instance(
+        Item, (("id", pk), ("client_id", client_id), ("sku", sku), ("active", active)), db=connection.alias
+    )
 
 
 _ITEMS_SQL = (
@@ -507,13 +504,16 @@ _ORDER_DEFAULTS: list | None = None
 
 def _new_order(client: Client, values: dict[str, Any]) -> Order:
     """``Order(client=client, **values)`` (``values`` by attribute name, every one a concrete
-    field): built from positional values, Django's quick path, instead of matching keywords to
-    the model's forty-odd fields one by one."""
+    field) made by ``bulk.instance`` (``tests/orders/test_intake_checks.py`` checks that it is the
+    same order), without ``Model.__init__``'s loop over the model's forty-odd fields."""
     global _ORDER_DEFAULTS
     if _ORDER_DEFAULTS is None:
         _ORDER_DEFAULTS = [(f.attname, f.get_default) for f in Order._meta.concrete_fields]
     values["client_id"] = client.pk
-    order = Order(*[values.pop(name) if name in values else default() for name, default in _ORDER_DEFAULTS])
+    order = bulk.instance(
+        Order,
+        [(name, values.pop(name) if name in values else default()) for name, default in _ORDER_DEFAULTS],
+    )
     if values:
         raise TypeError(f"Order has no field(s) {', '.join(values)}")
     order.client = client

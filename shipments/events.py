@@ -72,12 +72,13 @@ def _insert(given: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
     )
     db = connection.alias
     return [
-        Event.from_db(db, _EVENT_FIELDS, (pk, client_id, type, data, now))
+        bulk.instance(
+            Event,
+            (("id", pk), ("client_id", client_id), ("type", type), ("payload", data), ("created_at", now)),
+            db=db,
+        )
         for (client_id, type, data), (pk,) in zip(given, ids, strict=True)
     ]
-
-
-_EVENT_FIELDS = ["id", "client_id", "type", "payload", "created_at"]
 
 
 def fan_out_after_commit(events: list[tuple[int, int]]) -> None:

@@ -77,3 +77,20 @@ def test_each_celery_pool_process_settles_its_heap(restore_collector):
     signals.worker_process_init.send(sender=None)
     assert gc.get_freeze_count() > 1000
     assert gc.get_threshold()[0] == heap.YOUNGEST_THRESHOLD
+
+
+def test_a_started_process_has_loaded_the_zip_data_and_the_holidays():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
+        "DJANGO_SETTINGS_MODULE": "fulfillment.settings",
+    }
+    code = (
+        "import fulfillment.wsgi; "
+        "from fulfillment.calendar import _federal_holidays; from fulfillment.geo import zip_point; "
+        "print(_federal_holidays.cache_info().currsize >= 2, zip_point.cache_info().currsize >= 1)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"]

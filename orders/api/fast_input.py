@@ -104,6 +104,13 @@ def _absent(field: f.Field) -> Callable[[], Any]:
     """What DRF does with a field the data leaves out (``validate_empty_values``)."""
     if field.required:
         return lambda: FAIL
+    given = field.default
+    if given is empty or getattr(field.root, "partial", False):
+        return lambda: _SKIP
+    if not callable(given):
+        return lambda: given  # (DRF gives this very object too, not a copy)
+    if not hasattr(given, "set_context") and not getattr(given, "requires_context", False):
+        return given
 
     def default():
         try:

@@ -90,3 +90,33 @@ def test_mixed_types_that_compare_equal_are_not_folded(tenant_a):
     ]
     _sql, params = bulk._insert(OrderLine, FIELDS, ("id",), (), rows)
     assert [1, True] in params  # 1 == True, but not the same value to give once
+
+
+def test_instance_is_the_models_own_construction(tenant_a):
+    from django.db.models.signals import post_init, pre_init
+    from django.utils import timezone
+
+    from shipments.models import Event
+
+    now = timezone.now()
+    values = {
+        "id": 7,
+        "client_id": tenant_a.client.pk,
+        "type": "order.created",
+        "payload": {"a": 1},
+        "created_at": now,
+    }
+    built = bulk.instance(Event, values.items())
+    assert built.__dict__.keys() == Event(**values).__dict__.keys()
+    assert (built.pk, built.client_id, built.payload, built._state.adding, built._state.db) == (
+        7,
+        tenant_a.client.pk,
+        {"a": 1},
+        True,
+        None,
+    )
+    loaded = bulk.instance(Event, values.items(), db="default")
+    assert (loaded._state.adding, loaded._state.db) == (False, "default")
+    assert loaded.client == tenant_a.client  # the foreign key reads through as usual
+    for model in (Event, Order):
+        assert not pre_init.has_listeners(model) and not post_init.has_listeners(model)

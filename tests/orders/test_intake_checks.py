@@ -77,8 +77,16 @@ def test_quick_field_checks_are_full_clean(changes):
     expected = Order(client=client, **values)
     got = services._new_order(client, dict(values))
     assert _fields(got) == _fields(expected) and got.client is client
+    assert (got._state.adding, got._state.db) == (expected._state.adding, expected._state.db)
+    assert got.__dict__.keys() == expected.__dict__.keys()
     assert _quick_clean(got) == _full_clean(expected)
     assert _fields(got) == _fields(expected)  # the same conversions (a string date, a number)
+
+
+def test_orders_have_no_init_signal_receivers_that_new_order_would_skip():
+    from django.db.models.signals import post_init, pre_init
+
+    assert not pre_init.has_listeners(Order) and not post_init.has_listeners(Order)
 
 
 def test_an_order_with_a_field_it_does_not_have_is_refused():
