@@ -108,12 +108,23 @@ class OrderCreateSerializer(ActorChoicesMixin, serializers.Serializer):
         return attrs
 
 
+class _OrderObject(serializers.DictField):
+    """An order of a bulk body: any JSON object, taken as it is (each order is validated on its
+    own afterwards, like the body of ``POST /api/v1/orders/``). ``DictField`` would run its
+    unvalidated child over every key of every order to return the same dict."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        return data
+
+
 class BulkCreateSerializer(ActorChoicesMixin, serializers.Serializer):
     client = serializers.PrimaryKeyRelatedField(
         queryset=Client.objects.all(), required=False, help_text="Staff only; a client's key implies its own"
     )
     orders = serializers.ListField(
-        child=serializers.DictField(),
+        child=_OrderObject(),
         allow_empty=False,
         max_length=MAX_BULK,
         help_text=f"Up to {MAX_BULK} orders, each shaped like the body of `POST /api/v1/orders/` "

@@ -66,6 +66,11 @@ def test_bulk_refuses_more_than_500_orders_naming_orders(tenant_a):
     assert not Order.objects.filter(client=tenant_a.client).exists()
     missing = tenant_a.api.post(BULK, {}, format="json")
     assert missing.status_code == 400 and "orders" in missing.json()["error"]["fields"]
+    for bad in ([body("Z-1"), "not an order"], [body("Z-2"), ["a", "list"]], [None]):
+        response = tenant_a.api.post(BULK, {"orders": bad}, format="json")
+        assert response.status_code == 400, response.content
+        assert any(name.startswith("orders") for name in response.json()["error"]["fields"])
+    assert not Order.objects.filter(client=tenant_a.client).exists()
 
 
 def test_bulk_of_500_is_accepted(tenant_a):
