@@ -5,6 +5,7 @@ to DRF: it never accepts what DRF refuses, nor changes a value DRF would keep.""
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import pytest
@@ -38,6 +39,10 @@ def _same_as_drf(data) -> object:
         assert outcome == "ok", (data, expected)
         assert got == expected
         assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+        # Equal is not enough for decimals (7.5 == 7.5000): the same digits and scale.
+        assert json.dumps(got, default=repr, sort_keys=True) == json.dumps(
+            expected, default=repr, sort_keys=True
+        )
     return got
 
 
@@ -100,9 +105,13 @@ _text = st.one_of(
     st.text(max_size=5),
     st.sampled_from(["", " ", "TEE", " TEE ", "x" * 70, "a\x00", "ann@example.test", "US", "api", "fax"]),
 )
-_value = st.one_of(
-    _text, st.none(), st.integers(-2, 3), st.booleans(), st.sampled_from(["1.5", "-1", "2.00001"])
+_decimals = st.one_of(
+    st.sampled_from(["1.5", "-1", "2.00001", "007.50", "0", "-0.0", "1e3", " 7.5", "NaN", "Infinity", "1,5"]),
+    st.sampled_from(["123456789012345.1234", "1234567890123456.5", "99999999999999999999"]),  # max_digits 19
+    st.decimals(allow_nan=False, allow_infinity=False, places=6).map(str),
+    st.from_regex(r"-?[0-9]{1,22}(\.[0-9]{1,6})?", fullmatch=True),
 )
+_value = st.one_of(_text, st.none(), st.integers(-2, 3), st.booleans(), _decimals)
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,4 +135,12 @@ def test_any_body_is_validated_as_drf_does(reference, channel, sku, quantity, pr
             data[key] = value
     if country is not None:
         data["ship_to"]["country"] = country
+    _same_as_drf(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(price=_decimals, customs=st.one_of(st.none(), _decimals))
+def test_decimal_amounts_are_validated_and_rounded_as_drf_does(price, customs):
+    data = body("D")
+    data["lines"][0].update(unit_price=price, customs_value=customs)
     _same_as_drf(data)
