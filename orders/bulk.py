@@ -148,9 +148,11 @@ def insert_returning(
 
 
 # Values that may be given once for every row when all rows agree: equal values of these types
-# are the same value to the database (a Decimal or a float may differ in scale or sign of zero;
-# a str subclass, a model's choice, is its str; a dict or list is JSON).
-_FOLDABLE = (int, bool, datetime, date, type(None), dict, list)
+# are the same value to the database (a Decimal or a float may differ in scale or sign of zero; a
+# str subclass, a model's choice, is its str). A dict or list (JSON) must also be written the same
+# way: {"a": 1} == {"a": True} == {"a": 1.0}, three different documents.
+_FOLDABLE = (int, bool, datetime, date, type(None))
+_JSON = (dict, list)
 
 
 def _shared(values: list) -> bool:
@@ -159,6 +161,9 @@ def _shared(values: list) -> bool:
     kind = type(first)
     if isinstance(first, str):
         return all(isinstance(v, str) and v == first for v in values)
+    if kind in _JSON:
+        written = repr(first)
+        return all(type(v) is kind and v == first and repr(v) == written for v in values)
     if kind not in _FOLDABLE:
         return False
     return all(type(v) is kind and v == first for v in values)

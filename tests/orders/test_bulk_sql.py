@@ -120,3 +120,14 @@ def test_instance_is_the_models_own_construction(tenant_a):
     assert loaded.client == tenant_a.client  # the foreign key reads through as usual
     for model in (Event, Order):
         assert not pre_init.has_listeners(model) and not post_init.has_listeners(model)
+
+
+def test_json_values_are_given_once_only_when_written_the_same(tenant_a):
+    from orders.bulk import _shared
+
+    assert _shared([{}, {}, {}]) and _shared([["vip"], ["vip"]])
+    assert not _shared([{"a": 1}, {"a": True}])  # equal, and different documents
+    assert not _shared([{"a": 1}, {"a": 1.0}])
+    assert not _shared([[1], [True]])
+    assert not _shared([Decimal("1.5"), Decimal("1.50")])
+    assert _shared(["api", "api"]) and not _shared([1, True])
