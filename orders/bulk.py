@@ -114,7 +114,7 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model._base_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
+        _orm_insert(model, fields, rows)
         return
     sql, params = _insert(model, tuple(fields), (), (), rows)
     with connection.cursor() as cursor:
@@ -138,13 +138,35 @@ def insert_returning(
     if connection.vendor != "postgresql":
         if on_conflict_do_nothing:
             raise NotImplementedError("ON CONFLICT needs PostgreSQL here")
-        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
-        model._base_manager.bulk_create(objs)
+        objs = _orm_insert(model, fields, rows)
         return [tuple(getattr(obj, name) for name in returning) for obj in objs]
     sql, params = _insert(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _orm_insert(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> list[Model]:
+    """The ORM's insert of exactly the values given (elsewhere than on PostgreSQL: the embedded
+    SQLite default), in batches the backend accepts, each object given its primary key. ``raw``, as
+    fixtures are loaded: ``bulk_create`` would put the time of the insert in an ``auto_now_add``
+    field over the time the caller gave it (a status event's, as the API's answer showed it)."""
+    objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+    if not objs:
+        return objs
+    columns = _fields(model, tuple(fields))
+    returned = model._meta.db_returning_fields
+    size = max(connection.ops.bulk_batch_size(columns, objs), 1)
+    for start in range(0, len(objs), size):
+        chunk = objs[start : start + size]
+        rows_back = model._base_manager._insert(
+            chunk, fields=columns, returning_fields=returned, raw=True, using=connection.alias
+        )
+        for obj, values in zip(chunk, rows_back, strict=True):
+            for field, value in zip(returned, values, strict=True):
+                setattr(obj, field.attname, value)
+            obj._state.adding, obj._state.db = False, connection.alias
+    return objs
 
 
 # Values that may be given once for every row when all rows agree: equal values of these types
