@@ -152,8 +152,6 @@ def _orm_insert(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     fixtures are loaded: ``bulk_create`` would put the time of the insert in an ``auto_now_add``
     field over the time the caller gave it (a status event's, as the API's answer showed it)."""
     objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
-    if not objs:
-        return objs
     columns = _fields(model, tuple(fields))
     returned = model._meta.db_returning_fields
     size = max(connection.ops.bulk_batch_size(columns, objs), 1)

@@ -82,13 +82,17 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def previous_secret_until(subscription: WebhookSubscription, now: datetime) -> datetime | None:
+    """Until when the previous secret still signs beside the current one; None once it does not."""
+    until = subscription.previous_secret_expires_at
+    return until if subscription.previous_secret and until is not None and now < until else None
+
+
 def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
     """The secret, and the previous one while its overlap after a rotation lasts."""
-    keys = [subscription.secret]
-    until = subscription.previous_secret_expires_at
-    if subscription.previous_secret and until is not None and now < until:
-        keys.append(subscription.previous_secret)
-    return keys
+    if previous_secret_until(subscription, now) is None:
+        return [subscription.secret]
+    return [subscription.secret, subscription.previous_secret]
 
 
 def request_headers(*, subscription: WebhookSubscription, event: Event, body: bytes, now: datetime) -> dict:

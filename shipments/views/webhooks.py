@@ -114,12 +114,7 @@ def portal_webhook(request: HttpRequest, pk: int) -> HttpResponse:
         "range_form": ReplayRangeForm(),
         "new_secret": request.session.pop(f"webhook-secret-{subscription.pk}", None),
         "overlap_hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS,
-        "previous_secret_until": (
-            until
-            if len(webhooks.signing_secrets(subscription, timezone.now())) > 1
-            and (until := subscription.previous_secret_expires_at)
-            else None
-        ),
+        "previous_secret_until": webhooks.previous_secret_until(subscription, timezone.now()),
     }
     if request.htmx and request.htmx.target == "delivery-log":
         return render(request, "shipments/webhooks/_deliveries.html", context)
