@@ -23,4 +23,6 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
-CMD ["gunicorn", "fulfillment.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+# gthread workers with a listening socket each (fulfillment/gunicorn_conf.py); WEB_CONCURRENCY,
+# WEB_THREADS, WEB_KEEPALIVE and WEB_TIMEOUT tune them.
+CMD ["gunicorn", "fulfillment.wsgi", "--config", "python:fulfillment.gunicorn_conf"]

@@ -1,12 +1,13 @@
 """Order intake through the real HTTP stack, and the memory of a web process and of a worker.
 
-Intake runs against gunicorn started here as a subprocess, configured like production (DEBUG off,
-static files collected, PostgreSQL, a Redis broker) with ``WEB_WORKERS`` gthread workers of
-``WEB_THREADS`` threads each. Two cores: one worker per core plus one, so a worker whose threads
-all wait on PostgreSQL or Redis does not leave a core idle, and threads so that those waits
-(commits, round trips) overlap inside a worker; the GIL keeps each worker to one core anyway. It is
-also the production image's worker count (Dockerfile). gthread keeps connections alive (sync
-workers close each one).
+Intake runs against gunicorn started here as a subprocess, configured as production runs it
+(``fulfillment/gunicorn_conf.py``: gthread workers, a listening socket per worker, access log;
+DEBUG off, static files collected, PostgreSQL, a Redis broker) with ``WEB_WORKERS`` workers of
+``WEB_THREADS`` threads each, the configuration's defaults. Two cores: one worker per core plus one,
+so a worker whose threads all wait on PostgreSQL or Redis does not leave a core idle, and threads so
+that those waits (commits, round trips) overlap inside a worker; the GIL keeps each worker to one
+core anyway. gthread keeps connections alive (sync workers close each one), and with a socket per
+worker the kernel spreads the load generator's connections over the workers.
 
 The load comes from another process (``_load_main``: asyncio over keep-alive HTTP/1.1
 connections, ``_Connection``), so the server's CPU is not shared with the client's GIL. The Celery broker is a
@@ -310,19 +311,16 @@ def web_server(ctx: Context) -> Iterator[Web]:
         "-m",
         "gunicorn",
         "fulfillment.wsgi",
+        "--config",
+        "python:fulfillment.gunicorn_conf",  # production's configuration (gthread, reuse_port)
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(WEB_WORKERS),
-        "--worker-class",
-        "gthread",
         "--threads",
         str(WEB_THREADS),
-        "--timeout",
-        "60",
-        "--keep-alive",
-        "30",
-        "--no-control-socket",
+        "--access-logfile",
+        "/dev/null",
     ]
     proc = None
     try:
