@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from fulfillment import cache as shared_cache
 from fulfillment.cache import mark_stale
 
 from .models import Client, Warehouse, WarehouseClosure
@@ -40,25 +41,26 @@ NodeRow = tuple[int, str, str, tuple[date, ...]]
 _LINKS = Client.warehouses.through
 
 
-def _cache_key(client_id: int) -> str:
+def cache_key(client_id: int) -> str:
     return f"client-nodes:{client_id}"
 
 
 def cached(client_id: int) -> tuple[NodeRow, ...] | None:
-    """The client's active nodes as intake last read them, unless stale or expired."""
-    value = cache.get(_cache_key(client_id))
+    """The client's active nodes as intake last read them, unless stale or expired (or as the
+    request read them ahead: ``fulfillment.cache.get``)."""
+    value = shared_cache.get(cache_key(client_id))
     return value if isinstance(value, tuple) else None
 
 
 def remember(client_id: int, rows: Iterable[Sequence]) -> None:
     """Keep the nodes intake just read from the database (unless the client's entry is stale)."""
     value = tuple((pk, zip_code, time_zone, tuple(dates)) for pk, zip_code, time_zone, dates in rows)
-    cache.add(_cache_key(client_id), value, TTL_SECONDS)
+    cache.add(cache_key(client_id), value, TTL_SECONDS)
 
 
 def forget(client_ids: Iterable[int]) -> None:
     """Mark these clients' entries stale now and after the commit of the change that calls it."""
-    mark_stale((_cache_key(client_id) for client_id in client_ids), TTL_SECONDS)
+    mark_stale((cache_key(client_id) for client_id in client_ids), TTL_SECONDS)
 
 
 def forget_clients_of(warehouse_ids: Iterable[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import re
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_scopes import scope
@@ -621,15 +622,23 @@ def _active_nodes(client: Client) -> list[Warehouse]:
 
 def _nodes_from_rows(rows: Sequence[Sequence[Any]]) -> list[Warehouse]:
     """Nodes (with their closures as if prefetched) from (id, ZIP, time zone, closure dates) rows."""
+    return list(_nodes_of(tuple((pk, z, tz, tuple(dates)) for pk, z, tz, dates in rows)))
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_of(rows: tuple[tuple[Any, ...], ...]) -> tuple[Warehouse, ...]:
+    """The nodes of these rows, built once per process for the same rows (a client's entry in
+    ``node_cache`` changes only with its nodes): shared by every intake of the client, which only
+    reads them (``_Placement``: distances and the business calendar)."""
     nodes = []
     for pk, zip_code, time_zone, dates in rows:
-        node = Warehouse.from_db(connection.alias, ["id", "zip_code", "time_zone"], (pk, zip_code, time_zone))
+        node = Warehouse.from_db(DEFAULT_DB_ALIAS, ["id", "zip_code", "time_zone"], (pk, zip_code, time_zone))
         closures = QuerySet(model=WarehouseClosure)
         closures._result_cache = [WarehouseClosure(warehouse_id=pk, date=d) for d in dates]
         closures._prefetch_done = True
         node._prefetched_objects_cache = {"closures": closures}
         nodes.append(node)
-    return nodes
+    return tuple(nodes)
 
 
 def _nodes_sql() -> str:

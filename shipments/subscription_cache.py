@@ -25,6 +25,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_scopes import scopes_disabled
 
+from fulfillment import cache as shared_cache
 from fulfillment.cache import mark_stale
 
 from .models import WebhookSubscription
@@ -32,17 +33,17 @@ from .models import WebhookSubscription
 TTL_SECONDS = 60
 
 
-def _cache_key(client_id: int) -> str:
+def cache_key(client_id: int) -> str:
     return f"webhook-subscribed:{client_id}"
 
 
 def subscribed_clients(client_ids: Iterable[int]) -> set[int]:
     """Those of these clients with an active webhook subscription: from the cache, and the clients
     not cached (or stale) from one query, the answers for the uncached ones then added."""
-    keys = {_cache_key(client_id): client_id for client_id in set(client_ids)}
+    keys = {cache_key(client_id): client_id for client_id in set(client_ids)}
     if not keys:
         return set()
-    found = cache.get_many(keys)
+    found = shared_cache.get_many(keys)  # (or as the request read them ahead)
     subscribed = {keys[key] for key, value in found.items() if value is True}
     unknown = {client_id for key, client_id in keys.items() if not isinstance(found.get(key), bool)}
     if unknown:
@@ -56,7 +57,7 @@ def subscribed_clients(client_ids: Iterable[int]) -> set[int]:
         subscribed |= active
         # Only where no entry is: a stale one stays until it expires.
         remember(
-            {client_id: client_id in active for client_id in unknown if _cache_key(client_id) not in found}
+            {client_id: client_id in active for client_id in unknown if cache_key(client_id) not in found}
         )
     return subscribed
 
@@ -64,12 +65,12 @@ def subscribed_clients(client_ids: Iterable[int]) -> set[int]:
 def remember(answers: dict[int, bool]) -> None:
     """Keep what the fan-out just read from the database (except over a stale or present entry)."""
     for client_id, subscribed in answers.items():
-        cache.add(_cache_key(client_id), bool(subscribed), TTL_SECONDS)
+        cache.add(cache_key(client_id), bool(subscribed), TTL_SECONDS)
 
 
 def forget(client_ids: Iterable[int]) -> None:
     """Mark these clients' entries stale now and after the commit of the change that calls it."""
-    mark_stale((_cache_key(client_id) for client_id in client_ids), TTL_SECONDS)
+    mark_stale((cache_key(client_id) for client_id in client_ids), TTL_SECONDS)
 
 
 @receiver([post_save, post_delete], sender=WebhookSubscription, dispatch_uid="subscription_cache")

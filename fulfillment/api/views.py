@@ -8,6 +8,7 @@ from django.db import transaction
 from rest_framework import mixins, viewsets
 from rest_framework.views import APIView
 
+from fulfillment import cache
 from fulfillment.tenancy import actor_scope, request_actor
 
 from . import idempotency
@@ -21,7 +22,7 @@ class PlatformAPIMixin:
     """
 
     def dispatch(self, request, *args, **kwargs):
-        with ExitStack() as stack:
+        with ExitStack() as stack, cache.read_ahead():
             self._stack = stack
             return super().dispatch(request, *args, **kwargs)
 

@@ -16,6 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import ReturnDict
 
+from accounts import node_cache
 from accounts.models import Client
 from accounts.roles import Perm
 from fulfillment.api.errors import APIError, file_import_response, flatten_fields
@@ -24,6 +25,7 @@ from fulfillment.api.serializers import represent
 from fulfillment.api.views import PlatformViewSet
 from orders import imports, selectors, services, shopify
 from orders.models import Order, ShopifyConnection
+from shipments import subscription_cache
 
 from . import serializers as s
 from .fast_input import compile_input
@@ -172,6 +174,14 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
 
     def get_serializer_class(self):
         return s.OrderListSerializer if self.action == "list" else super().get_serializer_class()
+
+    def cache_read_ahead(self, request) -> tuple[str, ...]:
+        """A brand's order intake reads its nodes (the ship-by) and its webhook flag (the outbox)
+        from the cache: fetched with the rate limit's round trip (``PrincipalRateThrottle``)."""
+        actor = getattr(request, "actor", None)
+        if self.action != "create" or actor is None or not actor.is_client:
+            return ()
+        return node_cache.cache_key(actor.client_id), subscription_cache.cache_key(actor.client_id)
 
     def select(self):
         if self.action == "list":
