@@ -112,6 +112,8 @@ def _tune(db: dict) -> dict:
     else:
         db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         db["CONN_HEALTH_CHECKS"] = True
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            db["ENGINE"] = "fulfillment.postgresql"  # health checks for idle connections only
     return db
 
 

@@ -121,6 +121,18 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
         cursor.execute(sql, params)
 
 
+def insert_statement(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> Statement | None:
+    """``insert_rows``'s statement, to send ahead of another (``insert_returning(before=...)``):
+    PostgreSQL only; None for no rows."""
+    if not rows:
+        return None
+    return _insert(model, tuple(fields), (), (), rows)
+
+
+# A statement and its parameters.
+Statement = tuple[str, list]
+
+
 def insert_returning(
     model: type[Model],
     fields: Sequence[str],
@@ -128,12 +140,22 @@ def insert_returning(
     *,
     returning: Sequence[str] = ("id",),
     on_conflict_do_nothing: Sequence[str] = (),
+    before: Sequence[Statement | None] = (),
 ) -> list[tuple]:
     """``insert_rows``, and the ``returning`` columns of each inserted row (in the order of
     ``rows``: PostgreSQL inserts ``UNNEST``'s rows in order, as Django's own ``bulk_create`` relies
     on). With ``on_conflict_do_nothing`` (the columns of a unique constraint) a row that conflicts
-    is skipped and returns nothing, so map the result by a key rather than by position."""
+    is skipped and returns nothing, so map the result by a key rather than by position.
+
+    ``before``: statements that return nothing (``insert_statement``), sent with this one in one
+    round trip and run first, in order (PostgreSQL only)."""
+    ahead = [statement for statement in before if statement is not None]
+    if ahead and connection.vendor != "postgresql":
+        raise NotImplementedError("statements sent together need PostgreSQL here")
     if not rows:
+        for sql, params in ahead:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
         return []
     if connection.vendor != "postgresql":
         if on_conflict_do_nothing:
@@ -141,6 +163,11 @@ def insert_returning(
         objs = _orm_insert(model, fields, rows)
         return [tuple(getattr(obj, name) for name in returning) for obj in objs]
     sql, params = _insert(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), rows)
+    if ahead:
+        # One string of several statements (psycopg2 fills in the parameters before sending it):
+        # the cursor holds the last one's rows.
+        sql = "; ".join([*(s for s, _ in ahead), sql])
+        params = [value for _, p in ahead for value in p] + params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -841,10 +841,18 @@ def _write_rows(actor: Actor, client: Client, drafts: list[_Draft], *, now) -> d
             reason = "; ".join(r for _, r in draft.holds)[:500]
             held.append((*stamp, client.pk, order_id, OrderStatus.RECEIVED, OrderStatus.ON_HOLD, reason, now))
     line_ids = bulk.insert_returning(OrderLine, _LINE_FIELDS, lines)
-    bulk.insert_rows(OrderEvent, _EVENT_FIELDS, received + held)  # each order's received event first
     hold_ids = bulk.insert_returning(OrderHold, _HOLD_FIELDS, holds)
+    status_events = received + held  # each order's received event first
     _enqueue_allocations([d.order for d in drafts if not d.holds])
-    outbox.emit_many((client.pk, "order.created", outbox.order_data(d.order)) for d in drafts)
+    created_events = ((client.pk, "order.created", outbox.order_data(d.order)) for d in drafts)
+    if connection.vendor == "postgresql":
+        # The status events go with the outbox's INSERT, in its round trip.
+        outbox.emit_many(
+            created_events, before=[bulk.insert_statement(OrderEvent, _EVENT_FIELDS, status_events)]
+        )
+    else:
+        bulk.insert_rows(OrderEvent, _EVENT_FIELDS, status_events)
+        outbox.emit_many(created_events)
 
     created = {}
     line_at = hold_at = 0

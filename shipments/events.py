@@ -8,7 +8,7 @@ Payload builders live here so a webhook, the feed and a replay always carry the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -37,15 +37,22 @@ def _fan_out(event_id: int, client_id: int) -> None:
 FAN_OUT_CHUNK = 500
 
 
-def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]], *, before: Sequence = ()) -> list[Event]:
     """Record many ``(client_id, type, data)`` events with one INSERT (a sweep, a batch) in the
     current transaction. After commit, the events of clients with an active webhook subscription are
-    fanned out, a chunk of events per task; every event is in the pull feed either way."""
+    fanned out, a chunk of events per task; every event is in the pull feed either way.
+
+    ``before``: the caller's statements that return nothing (``orders.bulk.insert_statement``), sent
+    with the INSERT in one round trip (PostgreSQL only)."""
     given = list(events)
     if not given:
+        if before:
+            from orders import bulk
+
+            bulk.insert_returning(Event, (), [], before=before)
         return []
     if connection.vendor == "postgresql":
-        rows = _insert(given)
+        rows = _insert(given, before)
     else:
         rows = [Event(client_id=client_id, type=type, payload=data) for client_id, type, data in given]
         with scopes_disabled():
@@ -54,7 +61,7 @@ def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[Event]:
     return rows
 
 
-def _insert(given: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+def _insert(given: list[tuple[int, str, dict[str, Any]]], before: Sequence = ()) -> list[Event]:
     """One ``INSERT ... RETURNING id`` from plain values (``orders.bulk``: a column every event
     shares, such as the client, the type and the time, is sent once), each payload as its JSON
     text: Django would prepare every value of every row through its field, which at a batch
@@ -69,6 +76,7 @@ def _insert(given: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
         Event,
         ("client_id", "type", "payload", "created_at"),
         [(client_id, type, text, now) for (client_id, type, _d), text in zip(given, texts, strict=True)],
+        before=before,
     )
     db = connection.alias
     return [

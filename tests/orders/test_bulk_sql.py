@@ -131,3 +131,52 @@ def test_json_values_are_given_once_only_when_written_the_same(tenant_a):
     assert not _shared([[1], [True]])
     assert not _shared([Decimal("1.5"), Decimal("1.50")])
     assert _shared(["api", "api"]) and not _shared([1, True])
+
+
+def test_statements_sent_before_run_first_in_the_same_round_trip(tenant_a):
+    from orders.models import OrderEvent
+    from shipments.models import Event
+
+    order = make_order(tenant_a.client, "BULK-BEFORE", [("TEE", 1)])
+    status = bulk.insert_statement(
+        OrderEvent,
+        ("client_id", "order_id", "from_status", "to_status", "reason", "actor_label", "created_at"),
+        [
+            (order.client_id, order.pk, "received", "received", f"note {i}", "tests", order.created_at)
+            for i in range(2)
+        ],
+    )
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        ids = bulk.insert_returning(
+            Event,
+            ("client_id", "type", "payload", "created_at"),
+            [(order.client_id, "order.noted", '{"n": 1}', order.created_at)],
+            before=[None, status],
+        )
+    assert len(queries) == 1
+    [(event_id,)] = ids  # the last statement's rows
+    assert Event.objects.filter(pk=event_id, type="order.noted").exists()
+    assert sorted(
+        OrderEvent.objects.filter(order=order, reason__startswith="note").values_list("reason", flat=True)
+    ) == [
+        "note 0",
+        "note 1",
+    ]
+    assert bulk.insert_statement(OrderEvent, ("client_id",), []) is None
+
+
+def test_a_failing_statement_sent_before_fails_the_whole_round_trip(tenant_a):
+    from shipments.models import Event
+
+    order = make_order(tenant_a.client, "BULK-BEFORE-2", [("TEE", 1)])
+    bad = bulk.insert_statement(OrderLine, FIELDS, [_line(order, "X" * 65)])
+    with pytest.raises(DataError, match="too long"), transaction.atomic():
+        bulk.insert_returning(
+            Event,
+            ("client_id", "type", "payload", "created_at"),
+            [(order.client_id, "order.noted", "{}", order.created_at)],
+            before=[bad],
+        )
+    assert not Event.objects.filter(client=tenant_a.client, type="order.noted").exists()
