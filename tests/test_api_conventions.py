@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -217,6 +217,32 @@ def test_same_key_in_flight_is_409(tenant_a):
     response = _post_key(tenant_a.api, "ERP", "k-4")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_in_flight"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's commit setting")
+def test_a_claim_in_autocommit_commits_without_waiting_for_the_disk_and_only_itself():
+    """The claim's own transaction skips the WAL flush (the request's durable commit flushes past
+    it); the session's setting is untouched, and a claim inside a transaction changes nothing."""
+    from django.db import transaction
+
+    from fulfillment.api import idempotency
+
+    fields = {"principal": "key:1", "fingerprint": "f" * 64, "method": "POST", "path": "/x"}
+    fields["locked_at"] = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        record = idempotency._claim(key="async-1", **fields)
+    [sql] = [q["sql"] for q in queries.captured_queries]
+    assert sql.startswith("SET LOCAL synchronous_commit TO OFF; INSERT INTO")
+    assert IdempotencyRecord.objects.filter(pk=record.pk, state="in_flight").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        idempotency._claim(key="async-2", **fields)
+    assert not any("synchronous_commit" in q["sql"] for q in queries.captured_queries)
+    with pytest.raises(IntegrityError):
+        idempotency._claim(key="async-1", **fields)
 
 
 def test_keys_are_per_principal(tenant_a, tenant_b):

@@ -113,8 +113,13 @@ def _claim(**fields) -> IdempotencyRecord:
         return IdempotencyRecord.objects.create(**fields)
     # ON CONFLICT DO NOTHING: a taken key inserts nothing and raises nothing (no savepoint needed).
     record = IdempotencyRecord(**fields, state=IdempotencyRecord.State.IN_FLIGHT, created_at=timezone.now())
+    # In autocommit the claim is its own transaction, committed without waiting for its WAL to
+    # reach the disk (two statements in one string run as one transaction; SET LOCAL ends with it):
+    # the request's transaction then commits durably, which flushes the WAL up to and past the
+    # claim. A crash in between loses the claim with nothing behind it, and a retry runs again.
+    sql = _CLAIM_SQL if connection.in_atomic_block else _ASYNC_COMMIT + _CLAIM_SQL
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [getattr(record, name) for name in _CLAIM_FIELDS])
+        cursor.execute(sql, [getattr(record, name) for name in _CLAIM_FIELDS])
         row = cursor.fetchone()
     if row is None:
         raise IntegrityError("This Idempotency-Key is taken.")
@@ -129,6 +134,7 @@ _CLAIM_SQL = (
     f"INSERT INTO {_TABLE} ({', '.join(_CLAIM_FIELDS)}) VALUES ({', '.join(['%s'] * len(_CLAIM_FIELDS))}) "
     "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
 )
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
 _COMPLETE_SQL = (
     f"UPDATE {_TABLE} SET state = %s, response_status = %s, response_body = %s::jsonb WHERE id = %s"
 )
