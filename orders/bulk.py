@@ -59,6 +59,29 @@ def instance(model: type[Model], values: Iterable[tuple[str, Any]], *, db: str |
     return obj
 
 
+def made(
+    model: type[Model],
+    values: Mapping[str, Any],
+    related: Mapping[str, Model | None] | None = None,
+    *,
+    db: str | None = None,
+) -> Model:
+    """``model(**values, **related)`` built as ``instance`` builds (same conditions): each concrete
+    field's default, then ``values`` by attribute name (a foreign key's id as ``client_id``), and
+    the ``related`` objects (by field name: ``client``) cached as their foreign keys' descriptors
+    cache them, for the rows a request writes several of and answers with (an order's lines)."""
+    obj = instance(model, ((name, default()) for name, default in _defaults(model)), db=db)
+    obj.__dict__.update(values)
+    if related:
+        obj._state.fields_cache = dict(related)
+    return obj
+
+
+@lru_cache(maxsize=64)
+def _defaults(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+    return tuple((f.attname, f._get_default) for f in model._meta.concrete_fields)
+
+
 def update_fields(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
     """Write ``fields`` of every object of ``objs`` (each with its own values): one statement."""
     if not objs:

@@ -885,16 +885,22 @@ class _Built:
     def __call__(self) -> tuple[list[OrderLine], list[OrderHold], list[OrderEvent]]:
         client, draft, order, now = self.client, self.draft, self.draft.order, self.now
         stamp = _stamp(self.actor)
+        db = connection.alias
         lines = [
-            OrderLine(
-                id=pk,
-                client=client,
-                order=order,
-                sku=s.sku,
-                item=s.item,
-                quantity=s.quantity,
-                unit_price=s.unit_price,
-                customs_value=s.customs_value,
+            bulk.made(
+                OrderLine,
+                {
+                    "id": pk,
+                    "client_id": client.pk,
+                    "order_id": order.pk,
+                    "sku": s.sku,
+                    "item_id": s.item.pk if s.item is not None else None,
+                    "quantity": s.quantity,
+                    "unit_price": s.unit_price,
+                    "customs_value": s.customs_value,
+                },
+                {"client": client, "order": order, "item": s.item},
+                db=db,
             )
             for pk, s in zip(self.line_ids, draft.specs, strict=True)
         ]
@@ -924,8 +930,8 @@ class _Built:
                     **stamp,
                 )
             )
-        for row in (*lines, *holds, *events):
-            row._state.adding, row._state.db = False, connection.alias
+        for row in (*holds, *events):
+            row._state.adding, row._state.db = False, db
         return lines, holds, events
 
 

@@ -180,3 +180,51 @@ def test_a_failing_statement_sent_before_fails_the_whole_round_trip(tenant_a):
             before=[bad],
         )
     assert not Event.objects.filter(client=tenant_a.client, type="order.noted").exists()
+
+
+def test_made_is_the_models_own_construction_with_its_related_objects(tenant_a):
+    """``bulk.made`` leaves an instance as ``Model.__init__`` does given the related objects."""
+    from django.utils import timezone
+
+    from orders.models import OrderEvent
+
+    item = make_item(tenant_a.client, "TEE")
+    order = make_order(tenant_a.client, "BULK-MADE", [("TEE", 1)])
+    for it in (item, None):
+        own = OrderLine(
+            id=5,
+            client=tenant_a.client,
+            order=order,
+            sku="TEE",
+            item=it,
+            quantity=2,
+            unit_price=Decimal("1.5"),
+        )
+        built = bulk.made(
+            OrderLine,
+            {
+                "id": 5,
+                "client_id": tenant_a.client.pk,
+                "order_id": order.pk,
+                "sku": "TEE",
+                "item_id": it.pk if it else None,
+                "quantity": 2,
+                "unit_price": Decimal("1.5"),
+            },
+            {"client": tenant_a.client, "order": order, "item": it},
+        )
+        assert {k: v for k, v in built.__dict__.items() if k != "_state"} == {
+            k: v for k, v in own.__dict__.items() if k != "_state"
+        }
+        assert built._state.fields_cache == own._state.fields_cache
+        assert (built._state.adding, built._state.db) == (True, None)
+        assert built.item is it and built.order is order  # no query: cached
+    now = timezone.now()
+    event = bulk.made(
+        OrderEvent, {"order_id": order.pk, "client_id": order.client_id, "created_at": now}, db="default"
+    )
+    own = OrderEvent(order=order, client=tenant_a.client, created_at=now)
+    assert {k: v for k, v in event.__dict__.items() if k != "_state"} == {
+        k: v for k, v in own.__dict__.items() if k != "_state"
+    }
+    assert (event._state.adding, event._state.db) == (False, "default")
