@@ -11,7 +11,9 @@ The Dockerfile, docker-compose.yml, the Procfile (``make run``) and the scale be
   spreads new connections over them. On the one socket gunicorn otherwise shares, whichever worker
   wakes first accepts, and long-lived keep-alive connections pile up on it: measured with twelve
   connections, all twelve on one worker half the time, which then used one core while the other
-  idled (200 instead of 280-300 orders/s, bench/intake.py).
+  idled (200 instead of 280-300 orders/s, bench/intake.py). The Procfile (``make run``, one
+  machine, a developer's) turns it off, so that a second platform started on a port already in
+  use fails to bind instead of sharing the port with the first.
 """
 
 from __future__ import annotations
