@@ -70,7 +70,7 @@ def made(
     field's default, then ``values`` by attribute name (a foreign key's id as ``client_id``), and
     the ``related`` objects (by field name: ``client``) cached as their foreign keys' descriptors
     cache them, for the rows a request writes several of and answers with (an order's lines)."""
-    obj = instance(model, ((name, default()) for name, default in _defaults(model)), db=db)
+    obj = instance(model, ((name, default()) for name, default in field_defaults(model)), db=db)
     obj.__dict__.update(values)
     if related:
         obj._state.fields_cache = dict(related)
@@ -78,7 +78,8 @@ def made(
 
 
 @lru_cache(maxsize=64)
-def _defaults(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+def field_defaults(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+    """Each concrete field's attribute name and the function giving its default, in field order."""
     return tuple((f.attname, f._get_default) for f in model._meta.concrete_fields)
 
 
@@ -173,27 +174,30 @@ def insert_returning(
     ``before``: statements that return nothing (``insert_statement``), sent with this one in one
     round trip and run first, in order (PostgreSQL only)."""
     ahead = [statement for statement in before if statement is not None]
-    if ahead and connection.vendor != "postgresql":
-        raise NotImplementedError("statements sent together need PostgreSQL here")
-    if not rows:
-        for sql, params in ahead:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        return []
     if connection.vendor != "postgresql":
+        if ahead:
+            raise NotImplementedError("statements sent together need PostgreSQL here")
+        if not rows:
+            return []
         if on_conflict_do_nothing:
             raise NotImplementedError("ON CONFLICT needs PostgreSQL here")
         objs = _orm_insert(model, fields, rows)
         return [tuple(getattr(obj, name) for name in returning) for obj in objs]
-    sql, params = _insert(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), rows)
-    if ahead:
-        # One string of several statements (psycopg2 fills in the parameters before sending it):
-        # the cursor holds the last one's rows.
-        sql = "; ".join([*(s for s, _ in ahead), sql])
-        params = [value for _, p in ahead for value in p] + params
+    statements = ahead
+    if rows:
+        statements = [
+            *ahead,
+            _insert(model, tuple(fields), tuple(returning), tuple(on_conflict_do_nothing), rows),
+        ]
+    if not statements:
+        return []
+    # Several statements go as one string (psycopg2 fills in the parameters before sending it):
+    # the cursor holds the last one's rows.
+    sql = "; ".join(sql for sql, _ in statements)
+    params = statements[0][1] if len(statements) == 1 else [v for _, p in statements for v in p]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if rows else []
 
 
 def _orm_insert(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> list[Model]:

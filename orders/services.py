@@ -502,20 +502,17 @@ def _order_checks() -> list:
     return _ORDER_CHECKS
 
 
-_ORDER_DEFAULTS: list | None = None
-
-
 def _new_order(client: Client, values: dict[str, Any]) -> Order:
     """``Order(client=client, **values)`` (``values`` by attribute name, every one a concrete
     field) made by ``bulk.instance`` (``tests/orders/test_intake_checks.py`` checks that it is the
     same order), without ``Model.__init__``'s loop over the model's forty-odd fields."""
-    global _ORDER_DEFAULTS
-    if _ORDER_DEFAULTS is None:
-        _ORDER_DEFAULTS = [(f.attname, f.get_default) for f in Order._meta.concrete_fields]
     values["client_id"] = client.pk
     order = bulk.instance(
         Order,
-        [(name, values.pop(name) if name in values else default()) for name, default in _ORDER_DEFAULTS],
+        [
+            (name, values.pop(name) if name in values else default())
+            for name, default in bulk.field_defaults(Order)
+        ],
     )
     if values:
         raise TypeError(f"Order has no field(s) {', '.join(values)}")

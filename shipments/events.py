@@ -45,14 +45,10 @@ def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]], *, before: Sequ
     ``before``: the caller's statements that return nothing (``orders.bulk.insert_statement``), sent
     with the INSERT in one round trip (PostgreSQL only)."""
     given = list(events)
-    if not given:
-        if before:
-            from orders import bulk
-
-            bulk.insert_returning(Event, (), [], before=before)
-        return []
     if connection.vendor == "postgresql":
-        rows = _insert(given, before)
+        rows = _insert(given, before)  # (no events: only the statements before, if any)
+    elif any(before):
+        raise NotImplementedError("statements sent together need PostgreSQL here")
     else:
         rows = [Event(client_id=client_id, type=type, payload=data) for client_id, type, data in given]
         with scopes_disabled():
